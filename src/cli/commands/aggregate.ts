@@ -1,0 +1,73 @@
+import { Aggregator } from '../../aggregate/aggregator.js';
+import { createAggregatorMetrics } from '../../aggregate/metrics.js';
+import { loadAggregateConfig, loadLoggingConfig, redactDatabaseUrl } from '../../config/load-config.js';
+import { EXIT_CODES } from '../../errors.js';
+import { createGoldmaneClient } from '../../goldmane/channel.js';
+import { createLogger } from '../../log/logger.js';
+import { migrate } from '../../store/migrate.js';
+import { createPool } from '../../store/pool.js';
+import { WaitAborted, retryUntilDatabaseReady } from '../../store/wait-for-database.js';
+import type { Command } from '../command.js';
+import { listenForShutdown } from '../signals.js';
+
+export const aggregateCommand: Command = {
+  name: 'aggregate',
+  summary: "Stream Goldmane's flows over mutual TLS into the durable edge table (long-running).",
+  description:
+    'Applies database migrations, takes over the ingest cursor, and keeps one Flows.Stream call open to Goldmane, resuming from the last committed bucket after any interruption. Each 15-second flow record counts once in flow_count, whatever Goldmane or the network repeat. SIGTERM or SIGINT: stop the stream, commit, exit 0.',
+  flags: [],
+  async run({ env, flags, stderr }) {
+    const log = createLogger({ ...loadLoggingConfig(env, flags), destination: stderr });
+    const config = loadAggregateConfig(env, flags);
+    const { goldmane } = config;
+    if (goldmane.insecure) {
+      log.warn(
+        'GOLDMANE_TLS_INSECURE is on: the server certificate is NOT verified, so anyone who can intercept the connection can feed this trail. Use it only to debug.',
+      );
+    }
+    log.info(
+      {
+        goldmane: goldmane.target,
+        serverName: goldmane.serverName,
+        clientCertificate: goldmane.tls.certSubject,
+        clientCertificateExpires: goldmane.tls.certNotAfter.toISOString(),
+        database: redactDatabaseUrl(config.databaseUrl),
+      },
+      'starting aggregate',
+    );
+    const shutdown = listenForShutdown();
+    const pool = createPool(config.databaseUrl, log);
+    try {
+      let aggregator: Aggregator;
+      try {
+        const migrated = await retryUntilDatabaseReady('applying migrations', () => migrate(pool), log, shutdown.abort);
+        log.info({ version: migrated.current, applied: migrated.applied.map((m) => m.version) }, 'database schema ready');
+        aggregator = await retryUntilDatabaseReady(
+          'taking over the ingest cursor',
+          () =>
+            Aggregator.start({
+              pool,
+              client: createGoldmaneClient(goldmane),
+              ingest: config.ingest,
+              log,
+              metrics: createAggregatorMetrics(),
+            }),
+          log,
+          shutdown.abort,
+        );
+      } catch (error) {
+        if (error instanceof WaitAborted) return EXIT_CODES.OK;
+        throw error;
+      }
+      const outcome = await Promise.race([shutdown.received, aggregator.failed]);
+      if (typeof outcome === 'string') log.info({ signal: outcome }, 'stopping');
+      const { committed } = await aggregator.stop();
+      if (typeof outcome !== 'string') throw outcome;
+      log.info(committed ? 'stopped; everything received is committed' : 'stopped');
+      return committed ? EXIT_CODES.OK : EXIT_CODES.INTERNAL;
+    } finally {
+      shutdown.dispose();
+      await pool.end();
+    }
+  },
+};

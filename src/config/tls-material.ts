@@ -1,0 +1,120 @@
+/**
+ * Loads and checks the client certificate, its key and the CA bundle before anything dials
+ * Goldmane. A wrong file otherwise surfaces only as a generic "UNAVAILABLE" from grpc, often with
+ * no hint at all (a foreign CA gives just "Failed to connect"), so the checks name the file and the
+ * problem. Messages name files, never their contents.
+ */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+export interface TlsPaths {
+  readonly certPath: string;
+  readonly keyPath: string;
+  /** null when the server is not verified (GOLDMANE_TLS_INSECURE). */
+  readonly caPath: string | null;
+}
+
+export interface TlsMaterial {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** null when the server is not verified. */
+  readonly ca: Buffer | null;
+  readonly certSubject: string;
+  readonly certNotAfter: Date;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
+
+function readFile(label: string, path: string, problems: string[]): Buffer | null {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'cannot be read (permission denied)'
+          : code === 'EISDIR'
+            ? 'is a directory, not a file'
+            : `cannot be read (${code ?? 'unknown error'})`;
+    problems.push(`${label}: ${path} ${why}`);
+    return null;
+  }
+}
+
+function parseCertificates(label: string, path: string, pem: Buffer, problems: string[]): X509Certificate[] {
+  const blocks = pem.toString('utf8').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    problems.push(`${label}: ${path} contains no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
+    return [];
+  }
+  const certificates: X509Certificate[] = [];
+  for (const [index, block] of blocks.entries()) {
+    try {
+      certificates.push(new X509Certificate(block));
+    } catch {
+      problems.push(`${label}: ${path} certificate #${index + 1} does not parse as X.509`);
+    }
+  }
+  return certificates;
+}
+
+function checkValidity(label: string, path: string, cert: X509Certificate, now: Date, problems: string[]): void {
+  const notBefore = new Date(cert.validFrom);
+  const notAfter = new Date(cert.validTo);
+  if (notAfter.getTime() < now.getTime()) {
+    problems.push(`${label}: ${path} expired on ${notAfter.toISOString()}; renew it (see docs/operations.md, "Certificates")`);
+  } else if (notBefore.getTime() > now.getTime()) {
+    problems.push(`${label}: ${path} is not valid before ${notBefore.toISOString()}; check the clock or the certificate`);
+  }
+}
+
+function parseKey(path: string, pem: Buffer, problems: string[]): KeyObject | null {
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    const encrypted = /passphrase|encrypted/i.test((error as Error).message);
+    problems.push(
+      encrypted
+        ? `TLS_KEY_PATH: ${path} is encrypted; provide the key unencrypted (as in a Kubernetes TLS secret)`
+        : `TLS_KEY_PATH: ${path} does not parse as a PEM private key`,
+    );
+    return null;
+  }
+}
+
+/** Reads and checks the three files; appends one line per problem to `problems`. */
+export function loadTlsMaterial(paths: TlsPaths, now: Date, problems: string[]): TlsMaterial | null {
+  const before = problems.length;
+  const certPem = readFile('TLS_CERT_PATH', paths.certPath, problems);
+  const keyPem = readFile('TLS_KEY_PATH', paths.keyPath, problems);
+  const caPem = paths.caPath === null ? null : readFile('CA_CERT_PATH', paths.caPath, problems);
+
+  let cert: X509Certificate | undefined;
+  if (certPem !== null) {
+    cert = parseCertificates('TLS_CERT_PATH', paths.certPath, certPem, problems)[0];
+    if (cert !== undefined) {
+      checkValidity('TLS_CERT_PATH', paths.certPath, cert, now, problems);
+      // Go's TLS server (Goldmane) refuses a client certificate whose extended key usage lacks clientAuth.
+      const usages = cert.keyUsage;
+      if (usages !== undefined && usages.length > 0 && !usages.includes(CLIENT_AUTH_EKU)) {
+        problems.push(
+          `TLS_CERT_PATH: ${paths.certPath} is not usable as a client certificate (its extended key usage lacks clientAuth)`,
+        );
+      }
+    }
+  }
+  const key = keyPem === null ? null : parseKey(paths.keyPath, keyPem, problems);
+  if (cert !== undefined && key !== null && !cert.checkPrivateKey(key)) {
+    problems.push(`TLS_KEY_PATH: ${paths.keyPath} does not match the certificate in TLS_CERT_PATH (${paths.certPath})`);
+  }
+  if (caPem !== null && paths.caPath !== null) {
+    for (const ca of parseCertificates('CA_CERT_PATH', paths.caPath, caPem, problems)) {
+      checkValidity('CA_CERT_PATH', paths.caPath, ca, now, problems);
+    }
+  }
+  if (problems.length > before || certPem === null || keyPem === null || cert === undefined) return null;
+  return { cert: certPem, key: keyPem, ca: caPem, certSubject: cert.subject, certNotAfter: new Date(cert.validTo) };
+}

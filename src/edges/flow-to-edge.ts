@@ -1,0 +1,83 @@
+/**
+ * The rules that turn one Goldmane flow into one namespace-pair edge, or drop it.
+ * Pure: no I/O, so every rule is a unit test (test/unit/flow-to-edge.test.ts).
+ */
+import type { FlowRecord } from '../goldmane/decode-flow-result.js';
+
+export type EdgeAction = 'allow' | 'deny' | 'pass' | 'unspecified';
+
+export const EDGE_ACTIONS: readonly EdgeAction[] = ['allow', 'deny', 'pass', 'unspecified'];
+
+/**
+ * Goldmane's placeholder for endpoints that have no namespace (host endpoints, public/private
+ * networks, global network sets). Also the sentinel we store when off-cluster edges are kept.
+ */
+export const NO_NAMESPACE = '-';
+
+/** Why a flow did not become an edge; each reason is a metric label. */
+export type DropReason = 'no_namespace' | 'invalid_namespace' | 'self_edge' | 'invalid_time';
+
+export const DROP_REASONS: readonly DropReason[] = ['no_namespace', 'invalid_namespace', 'self_edge', 'invalid_time'];
+
+export interface Edge {
+  readonly src: string;
+  readonly dst: string;
+  readonly action: EdgeAction;
+}
+
+export interface FlowToEdgeOptions {
+  /** Keep flows to or from off-cluster endpoints as edges to or from NO_NAMESPACE. */
+  readonly includeOffCluster: boolean;
+}
+
+/** Kubernetes namespace names are DNS-1123 labels: this also rejects NUL bytes, upper case, spaces. */
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const MAX_NAMESPACE_LENGTH = 63;
+
+export function isValidNamespace(name: string): boolean {
+  return name.length <= MAX_NAMESPACE_LENGTH && DNS1123_LABEL.test(name);
+}
+
+/** "", "-" and whitespace-only all mean "this endpoint has no namespace". */
+export function isNoNamespace(name: string): boolean {
+  return name === NO_NAMESPACE || name.trim() === '';
+}
+
+/** Goldmane Action enum → stored action. Unknown numbers (a newer Goldmane) are unspecified. */
+export function actionName(code: number): EdgeAction {
+  switch (code) {
+    case 1:
+      return 'allow';
+    case 2:
+      return 'deny';
+    case 3:
+      return 'pass';
+    default:
+      return 'unspecified';
+  }
+}
+
+/** The latest unix second we accept as a flow time (year 9999); beyond that a time is corrupt. */
+const MAX_UNIX_SECONDS = 253_402_300_799;
+
+export function hasValidTimes(flow: Pick<FlowRecord, 'startTime' | 'endTime'>): boolean {
+  return flow.startTime > 0 && flow.endTime >= flow.startTime && flow.endTime <= MAX_UNIX_SECONDS;
+}
+
+function endpointNamespace(name: string, options: FlowToEdgeOptions): string | null {
+  if (isNoNamespace(name)) return options.includeOffCluster ? NO_NAMESPACE : null;
+  return name;
+}
+
+export function flowToEdge(flow: FlowRecord, options: FlowToEdgeOptions): Edge | DropReason {
+  if (!hasValidTimes(flow)) return 'invalid_time';
+  const src = endpointNamespace(flow.sourceNamespace, options);
+  const dst = endpointNamespace(flow.destNamespace, options);
+  // Both ends off-cluster is never an edge, even when off-cluster edges are kept.
+  if (src === null || dst === null || (src === NO_NAMESPACE && dst === NO_NAMESPACE)) return 'no_namespace';
+  if ((src !== NO_NAMESPACE && !isValidNamespace(src)) || (dst !== NO_NAMESPACE && !isValidNamespace(dst))) {
+    return 'invalid_namespace';
+  }
+  if (src === dst) return 'self_edge';
+  return { src, dst, action: actionName(flow.action) };
+}

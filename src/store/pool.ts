@@ -1,0 +1,68 @@
+/**
+ * The PostgreSQL connection pool. Only store/ speaks SQL.
+ */
+import pg from 'pg';
+import type { Logger } from '../log/logger.js';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export interface PoolOptions {
+  /** Connections; the aggregator needs one writer and one for health checks. */
+  readonly max?: number;
+  readonly applicationName?: string;
+}
+
+/** Connection establishment gives up after this long, so a dead host cannot stall a flush forever. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Idle connections are closed after this, so a failover's dead sockets do not linger. */
+const IDLE_TIMEOUT_MS = 30_000;
+
+export function createPool(databaseUrl: string, log: Logger, options: PoolOptions = {}): Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.max ?? 3,
+    application_name: options.applicationName ?? 'goldmane-edge-aggregator',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: IDLE_TIMEOUT_MS,
+    keepAlive: true,
+  });
+  // Without this listener, a server-side disconnect of an idle pooled client (restart, failover,
+  // pg_terminate_backend) is an unhandled 'error' event and kills the process.
+  pool.on('error', (error) => {
+    log.warn({ err: describeDatabaseError(error) }, 'an idle database connection was closed; it will be replaced');
+  });
+  return pool;
+}
+
+export interface DatabaseErrorDescription {
+  readonly message: string;
+  /** SQLSTATE, or a Node error code such as ECONNREFUSED. */
+  readonly code?: string;
+}
+
+/** What a log line may say about a database error (never the connection string). */
+export function describeDatabaseError(error: unknown): DatabaseErrorDescription {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? { message: error.message, code } : { message: error.message };
+  }
+  return { message: String(error) };
+}
+
+/** The SQLSTATE of a PostgreSQL error, if the error came from the server. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * Errors caused by the rows themselves (class 22 data exception, class 23 integrity constraint):
+ * retrying the same rows fails the same way, so the batch is split to isolate them. Everything
+ * else (connection loss, shutdown 57P01, serialization, lock timeouts, even a schema problem)
+ * is retried with the batch intact: the rows are fine and losing them would be wrong.
+ */
+export function isRowError(error: unknown): boolean {
+  const state = sqlState(error);
+  return state !== undefined && (state.startsWith('22') || state.startsWith('23'));
+}
