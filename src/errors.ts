@@ -41,7 +41,11 @@ export class AppError extends Error {
   /** Individual problems, for errors that gather several (configuration). */
   readonly problems: readonly string[];
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; problems?: readonly string[] } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; problems?: readonly string[] } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;

@@ -136,9 +136,14 @@ export class Aggregator {
     await this.stream.stop();
     this.syncCounters();
     const deadline = Date.now() + timeoutMs;
-    while (this.fatal === null && (this.inFlight !== null || this.ledger.hasChanges()) && Date.now() < deadline) {
+    while (
+      this.fatal === null &&
+      (this.inFlight !== null || this.ledger.hasChanges()) &&
+      Date.now() < deadline
+    ) {
       if (this.writing !== null) await this.writing;
-      else if (this.inFlight === null) this.inFlight = { batch: this.ledger.takeBatch(), seq: this.committedSeq + 1 };
+      else if (this.inFlight === null)
+        this.inFlight = { batch: this.ledger.takeBatch(), seq: this.committedSeq + 1 };
       else if (Date.now() >= this.retryAt) await this.write(this.inFlight);
       else await sleep(Math.min(this.retryAt, deadline) - Date.now());
     }
@@ -159,7 +164,10 @@ export class Aggregator {
     if (plan.gap !== null) {
       this.deps.metrics.observationGaps.inc();
       this.deps.log.warn(
-        { from: new Date(plan.gap.from * 1000).toISOString(), to: new Date(plan.gap.to * 1000).toISOString() },
+        {
+          from: new Date(plan.gap.from * 1000).toISOString(),
+          to: new Date(plan.gap.to * 1000).toISOString(),
+        },
         'observation gap: the aggregator was away longer than Goldmane keeps flows; flows in this span may be missing from the trail',
       );
     }
@@ -212,7 +220,8 @@ export class Aggregator {
     if (this.writing !== null || this.fatal !== null || now < this.retryAt) return;
     if (this.inFlight === null) {
       const due = this.ledger.hasChanges() && now - this.lastFlushAt >= this.deps.ingest.flushIntervalMs;
-      const heartbeat = this.stream.isConnected() && now - (this.lastCommitAt?.getTime() ?? 0) >= HEARTBEAT_MS;
+      const heartbeat =
+        this.stream.isConnected() && now - (this.lastCommitAt?.getTime() ?? 0) >= HEARTBEAT_MS;
       if (!due && !heartbeat) return;
       this.inFlight = { batch: this.ledger.takeBatch(), seq: this.committedSeq + 1 };
     }
@@ -239,7 +248,10 @@ export class Aggregator {
         metrics.lastCommit.set(this.lastCommitAt.getTime() / 1000);
         if (inFlight.batch.resumeFrom !== null) metrics.committedFrontier.set(inFlight.batch.resumeFrom);
         if (outcome.status === 'already-committed') {
-          log.warn({ seq: inFlight.seq }, 'a batch whose commit answer was lost had committed; not applying it twice');
+          log.warn(
+            { seq: inFlight.seq },
+            'a batch whose commit answer was lost had committed; not applying it twice',
+          );
           return;
         }
         metrics.flowsCounted.inc(inFlight.batch.records);
@@ -252,7 +264,10 @@ export class Aggregator {
             'the database refused some edge rows; the rest of the batch was written',
           );
         }
-        log.debug({ edges: outcome.edgesWritten, newEdges: outcome.newEdges, records: inFlight.batch.records }, 'batch committed');
+        log.debug(
+          { edges: outcome.edgesWritten, newEdges: outcome.newEdges, records: inFlight.batch.records },
+          'batch committed',
+        );
       } catch (error) {
         if (error instanceof AppError && error.code === 'SUPERSEDED') {
           this.fail(error);

@@ -46,7 +46,11 @@ export interface StreamStartInput {
   readonly nowSeconds: number;
 }
 
-export function planStreamStart({ resumeFrom, observedUntil, nowSeconds }: StreamStartInput): StreamStartPlan {
+export function planStreamStart({
+  resumeFrom,
+  observedUntil,
+  nowSeconds,
+}: StreamStartInput): StreamStartPlan {
   if (resumeFrom === null) {
     return {
       startTimeGte: -RESUME_WINDOW_SECONDS,
@@ -62,7 +66,9 @@ export function planStreamStart({ resumeFrom, observedUntil, nowSeconds }: Strea
     return { startTimeGte: resumeFrom, gap: null, description: 'resuming from the last complete bucket' };
   }
   const coveredUntil =
-    observedUntil === null ? resumeFrom : Math.floor((observedUntil - CONNECTED_COVERAGE_LAG_SECONDS) / 15) * 15;
+    observedUntil === null
+      ? resumeFrom
+      : Math.floor((observedUntil - CONNECTED_COVERAGE_LAG_SECONDS) / 15) * 15;
   const from = Math.max(resumeFrom, coveredUntil);
   const gap =
     from < windowStart

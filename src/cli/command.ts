@@ -41,19 +41,26 @@ export const PROGRAM = 'goldmane-edge-aggregator';
 const HELP_FLAG: FlagSpec = { name: 'help', short: 'h', type: 'boolean', description: 'Show this help.' };
 
 function allFlags(command: Command): FlagSpec[] {
-  const fromSettings: FlagSpec[] = settingsFor(command.name).map((setting) => ({
-    name: flagOf(setting.env),
-    type: 'string',
-    placeholder: 'VALUE',
-    description: `${setting.description} [env ${setting.env}${setting.default === undefined ? '' : `, default ${setting.default}`}]`,
-  }));
+  // Secrets are environment-only: a flag would show the value in `ps` and in shell history.
+  const fromSettings: FlagSpec[] = settingsFor(command.name)
+    .filter((setting) => setting.secret !== true)
+    .map((setting) => ({
+      name: flagOf(setting.env),
+      type: 'string',
+      placeholder: 'VALUE',
+      description: `${setting.description} [env ${setting.env}${setting.default === undefined ? '' : `, default ${setting.default}`}]`,
+    }));
   return [...command.flags, ...fromSettings, HELP_FLAG];
 }
 
-export function parseCommandArgs(command: Command, args: readonly string[]): { flags: FlagValues; positionals: string[] } {
+export function parseCommandArgs(
+  command: Command,
+  args: readonly string[],
+): { flags: FlagValues; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const flag of allFlags(command)) {
-    options[flag.name] = flag.short === undefined ? { type: flag.type } : { type: flag.type, short: flag.short };
+    options[flag.name] =
+      flag.short === undefined ? { type: flag.type } : { type: flag.type, short: flag.short };
   }
   let parsed;
   try {
@@ -68,7 +75,7 @@ export function parseCommandArgs(command: Command, args: readonly string[]): { f
       `unexpected argument "${parsed.positionals[max]}"; see \`${PROGRAM} ${command.name} --help\``,
     );
   }
-  return { flags: parsed.values as FlagValues, positionals: parsed.positionals };
+  return { flags: parsed.values, positionals: parsed.positionals };
 }
 
 function wrap(text: string, width: number, indent: string): string {
@@ -90,10 +97,16 @@ export function commandHelp(command: Command): string {
   const flags = allFlags(command)
     .map((flag) => {
       const name = `${flag.short === undefined ? '    ' : `-${flag.short}, `}--${flag.name}${flag.type === 'string' ? ` ${flag.placeholder ?? 'VALUE'}` : ''}`;
-      const description = flag.default === undefined ? flag.description : `${flag.description} [default ${flag.default}]`;
-      return `  ${name}\n      ${wrap(description, 92, '      ')}`;
+      const description =
+        flag.default === undefined ? flag.description : `${flag.description} [default ${flag.default}]`;
+      return `  ${name}\n        ${wrap(description, 90, '        ')}`;
     })
     .join('\n');
   const args = command.arguments === undefined ? '' : ` ${command.arguments}`;
-  return `Usage: ${PROGRAM} ${command.name} [flags]${args}\n\n${command.summary}\n\n${command.description}\n\nFlags (each setting can also come from its environment variable; a flag wins):\n${flags}\n`;
+  const secrets = settingsFor(command.name)
+    .filter((setting) => setting.secret === true)
+    .map((setting) => `  ${setting.env}\n        ${wrap(setting.description, 90, '        ')}`);
+  const environment =
+    secrets.length === 0 ? '' : `\nEnvironment only (secrets are never flags):\n${secrets.join('\n')}\n`;
+  return `Usage: ${PROGRAM} ${command.name} [flags]${args}\n\n${command.summary}\n\n${command.description}\n${environment}\nFlags (each setting can also come from its environment variable; a flag wins):\n${flags}\n`;
 }

@@ -14,7 +14,9 @@ import { simulateCommand } from './commands/simulate.js';
 export const COMMANDS: readonly Command[] = [aggregateCommand, migrateCommand, simulateCommand, demoCommand];
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -35,7 +37,11 @@ Global flags: --help, --version, --verbose (stack traces on errors).
 
 export async function main(
   argv: readonly string[],
-  io: Pick<CommandContext, 'env' | 'stdout' | 'stderr'> = { env: process.env, stdout: process.stdout, stderr: process.stderr },
+  io: Pick<CommandContext, 'env' | 'stdout' | 'stderr'> = {
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  },
 ): Promise<number> {
   const verbose = argv.includes('--verbose');
   const args = argv.filter((arg) => arg !== '--verbose');
@@ -51,7 +57,10 @@ export async function main(
     }
     const command = COMMANDS.find((candidate) => candidate.name === name);
     if (command === undefined) {
-      throw new AppError('USAGE', `unknown command "${name}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`);
+      throw new AppError(
+        'USAGE',
+        `unknown command "${name}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`,
+      );
     }
     const { flags, positionals } = parseCommandArgs(command, rest);
     if (flags.help === true) {

@@ -24,7 +24,7 @@ export class SettingsReader {
   /** The raw value (flag, else environment, else default); "" counts as unset. */
   raw(name: SettingName): string | undefined {
     const spec = settingSpec(name);
-    const flag = this.flags[flagOf(name)];
+    const flag = spec.secret === true ? undefined : this.flags[flagOf(name)];
     if (typeof flag === 'string' && flag !== '') return flag;
     if (flag === true) return 'true';
     const fromEnv = this.env[name];
@@ -67,7 +67,9 @@ export class SettingsReader {
       const ms = parseDuration(value);
       if (ms === 0 && limits.allowZero === true) return 0;
       if (limits.min !== undefined && ms < limits.min) {
-        this.problems.push(`${this.source(name)}: ${value} is too short; the minimum is ${limits.min / 1000}s`);
+        this.problems.push(
+          `${this.source(name)}: ${value} is too short; the minimum is ${limits.min / 1000}s`,
+        );
       }
       return ms;
     } catch (error) {
@@ -97,8 +99,12 @@ export class SettingsReader {
   throwIfProblems(): void {
     if (this.problems.length === 0) return;
     const count = this.problems.length === 1 ? '1 problem' : `${this.problems.length} problems`;
-    throw new AppError('CONFIG_INVALID', `invalid configuration (${count}):\n  - ${this.problems.join('\n  - ')}`, {
-      problems: this.problems,
-    });
+    throw new AppError(
+      'CONFIG_INVALID',
+      `invalid configuration (${count}):\n  - ${this.problems.join('\n  - ')}`,
+      {
+        problems: this.problems,
+      },
+    );
   }
 }

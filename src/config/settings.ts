@@ -7,7 +7,8 @@
  * contract with the people who deploy it; new settings follow the same plain style.
  */
 
-export type CommandName = 'aggregate' | 'migrate' | 'demo' | 'simulate' | 'digest' | 'edges' | 'allowlist' | 'policy';
+export type CommandName =
+  'aggregate' | 'migrate' | 'demo' | 'simulate' | 'digest' | 'edges' | 'allowlist' | 'policy';
 
 export interface SettingSpec {
   readonly env: string;
@@ -19,8 +20,25 @@ export interface SettingSpec {
   readonly secret?: boolean;
 }
 
-const ALL_DATABASE_COMMANDS: readonly CommandName[] = ['aggregate', 'migrate', 'demo', 'digest', 'edges', 'allowlist', 'policy'];
-const LOGGING_COMMANDS: readonly CommandName[] = ['aggregate', 'migrate', 'demo', 'simulate', 'digest', 'edges', 'allowlist', 'policy'];
+const ALL_DATABASE_COMMANDS: readonly CommandName[] = [
+  'aggregate',
+  'migrate',
+  'demo',
+  'digest',
+  'edges',
+  'allowlist',
+  'policy',
+];
+const LOGGING_COMMANDS: readonly CommandName[] = [
+  'aggregate',
+  'migrate',
+  'demo',
+  'simulate',
+  'digest',
+  'edges',
+  'allowlist',
+  'policy',
+];
 
 export const SETTINGS = [
   {

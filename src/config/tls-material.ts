@@ -61,13 +61,23 @@ function parseCertificates(label: string, path: string, pem: Buffer, problems: s
   return certificates;
 }
 
-function checkValidity(label: string, path: string, cert: X509Certificate, now: Date, problems: string[]): void {
+function checkValidity(
+  label: string,
+  path: string,
+  cert: X509Certificate,
+  now: Date,
+  problems: string[],
+): void {
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
   if (notAfter.getTime() < now.getTime()) {
-    problems.push(`${label}: ${path} expired on ${notAfter.toISOString()}; renew it (see docs/operations.md, "Certificates")`);
+    problems.push(
+      `${label}: ${path} expired on ${notAfter.toISOString()}; renew it (see docs/operations.md, "Certificates")`,
+    );
   } else if (notBefore.getTime() > now.getTime()) {
-    problems.push(`${label}: ${path} is not valid before ${notBefore.toISOString()}; check the clock or the certificate`);
+    problems.push(
+      `${label}: ${path} is not valid before ${notBefore.toISOString()}; check the clock or the certificate`,
+    );
   }
 }
 
@@ -108,7 +118,9 @@ export function loadTlsMaterial(paths: TlsPaths, now: Date, problems: string[]):
   }
   const key = keyPem === null ? null : parseKey(paths.keyPath, keyPem, problems);
   if (cert !== undefined && key !== null && !cert.checkPrivateKey(key)) {
-    problems.push(`TLS_KEY_PATH: ${paths.keyPath} does not match the certificate in TLS_CERT_PATH (${paths.certPath})`);
+    problems.push(
+      `TLS_KEY_PATH: ${paths.keyPath} does not match the certificate in TLS_CERT_PATH (${paths.certPath})`,
+    );
   }
   if (caPem !== null && paths.caPath !== null) {
     for (const ca of parseCertificates('CA_CERT_PATH', paths.caPath, caPem, problems)) {
@@ -116,5 +128,11 @@ export function loadTlsMaterial(paths: TlsPaths, now: Date, problems: string[]):
     }
   }
   if (problems.length > before || certPem === null || keyPem === null || cert === undefined) return null;
-  return { cert: certPem, key: keyPem, ca: caPem, certSubject: cert.subject, certNotAfter: new Date(cert.validTo) };
+  return {
+    cert: certPem,
+    key: keyPem,
+    ca: caPem,
+    certSubject: cert.subject,
+    certNotAfter: new Date(cert.validTo),
+  };
 }

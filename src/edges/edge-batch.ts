@@ -32,7 +32,14 @@ export class EdgeBatch {
     const key = keyOf(edge);
     const row = this.rows.get(key);
     if (row === undefined) {
-      this.rows.set(key, { src: edge.src, dst: edge.dst, action: edge.action, firstSeen: startTime, lastSeen: endTime, flowCount });
+      this.rows.set(key, {
+        src: edge.src,
+        dst: edge.dst,
+        action: edge.action,
+        firstSeen: startTime,
+        lastSeen: endTime,
+        flowCount,
+      });
       return;
     }
     if (startTime < row.firstSeen) row.firstSeen = startTime;

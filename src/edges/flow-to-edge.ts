@@ -17,7 +17,12 @@ export const NO_NAMESPACE = '-';
 /** Why a flow did not become an edge; each reason is a metric label. */
 export type DropReason = 'no_namespace' | 'invalid_namespace' | 'self_edge' | 'invalid_time';
 
-export const DROP_REASONS: readonly DropReason[] = ['no_namespace', 'invalid_namespace', 'self_edge', 'invalid_time'];
+export const DROP_REASONS: readonly DropReason[] = [
+  'no_namespace',
+  'invalid_namespace',
+  'self_edge',
+  'invalid_time',
+];
 
 export interface Edge {
   readonly src: string;

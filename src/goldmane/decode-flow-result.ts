@@ -124,7 +124,12 @@ interface KeyFields {
 
 function readKey(buf: Buffer, start: number, end: number): KeyFields {
   const reader = new WireReader(buf, start, end);
-  const fields: KeyFields = { sourceNamespace: '', destNamespace: '', action: 0, key: buf.toString('latin1', start, end) };
+  const fields: KeyFields = {
+    sourceNamespace: '',
+    destNamespace: '',
+    action: 0,
+    key: buf.toString('latin1', start, end),
+  };
   while (!reader.done) {
     const tag = reader.varint();
     const field = Math.floor(tag / 8);

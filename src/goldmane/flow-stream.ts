@@ -84,7 +84,10 @@ export class FlowStream {
 
   /** A call is open and the connection under it is up. */
   isConnected(): boolean {
-    return this.call !== null && this.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
+    return (
+      this.call !== null &&
+      this.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY
+    );
   }
 
   get state(): {
@@ -136,7 +139,12 @@ export class FlowStream {
   private ended(call: grpc.ClientReadableStream<unknown>, status: grpc.StatusObject): void {
     if (this.call !== call) return;
     this.call = null;
-    const end: StreamStatus = { code: status.code, codeName: statusName(status.code), details: status.details, at: new Date() };
+    const end: StreamStatus = {
+      code: status.code,
+      codeName: statusName(status.code),
+      details: status.details,
+      at: new Date(),
+    };
     this.lastEnd = end;
     this.handlers.end(status);
     if (this.stopping) {

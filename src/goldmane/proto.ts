@@ -34,6 +34,8 @@ export function encodeFlowStreamRequest(request: FlowStreamRequest): Buffer {
 
 export function decodeFlowStreamRequest(bytes: Buffer): { start_time_gte: number } {
   const type = messageType('FlowStreamRequest');
-  const object = type.toObject(type.decode(bytes), { longs: Number, defaults: true }) as { start_time_gte: number };
+  const object = type.toObject(type.decode(bytes), { longs: Number, defaults: true }) as {
+    start_time_gte: number;
+  };
   return { start_time_gte: object.start_time_gte };
 }

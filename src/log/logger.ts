@@ -43,7 +43,7 @@ export function humanLine(json: string): string {
   const rest = Object.entries(fields)
     .map(([key, value]) => `${key}=${formatValue(value)}`)
     .join(' ');
-  return `${clock} ${levelName} ${String(msg ?? '')}${rest === '' ? '' : ` ${rest}`}\n`;
+  return `${clock} ${levelName} ${typeof msg === 'string' ? msg : ''}${rest === '' ? '' : ` ${rest}`}\n`;
 }
 
 function humanStream(target: NodeJS.WritableStream): Writable {
@@ -59,7 +59,9 @@ function humanStream(target: NodeJS.WritableStream): Writable {
 
 export function createLogger(options: LoggerOptions): Logger {
   const target = options.destination ?? process.stderr;
-  const human = options.format === 'human' || (options.format === 'auto' && (target as { isTTY?: boolean }).isTTY === true);
+  const human =
+    options.format === 'human' ||
+    (options.format === 'auto' && (target as { isTTY?: boolean }).isTTY === true);
   const destination = human ? humanStream(target) : target;
   return pino(
     {

@@ -45,7 +45,8 @@ async function openssl(args: readonly string[]): Promise<void> {
     await run('openssl', args);
   } catch (error) {
     const { code, stderr } = error as { code?: string; stderr?: string };
-    if (code === 'ENOENT') throw new Error('the openssl command is needed to make certificates; install openssl');
+    if (code === 'ENOENT')
+      throw new Error('the openssl command is needed to make certificates; install openssl');
     throw new Error(`openssl ${args[0]} failed: ${stderr ?? (error as Error).message}`);
   }
 }
@@ -56,13 +57,31 @@ export async function createCa(dir: string, name: string, days = 365): Promise<K
   await mkdir(dir, { recursive: true });
   const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
   await openssl([
-    'req', '-x509', ...EC_KEY, '-keyout', pair.key, '-out', pair.cert, '-subj', `/CN=${name}`, '-days', String(days),
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    ...EC_KEY,
+    '-keyout',
+    pair.key,
+    '-out',
+    pair.cert,
+    '-subj',
+    `/CN=${name}`,
+    '-days',
+    String(days),
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return pair;
 }
 
-export async function issueCertificate(ca: KeyPair, dir: string, name: string, options: IssueOptions): Promise<KeyPair> {
+export async function issueCertificate(
+  ca: KeyPair,
+  dir: string,
+  name: string,
+  options: IssueOptions,
+): Promise<KeyPair> {
   await mkdir(dir, { recursive: true });
   const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
   const request = join(dir, `${name}.csr`);
@@ -80,10 +99,34 @@ export async function issueCertificate(ca: KeyPair, dir: string, name: string, o
       ...(altNames.length > 0 ? [`subjectAltName=${altNames.join(',')}`] : []),
     ].join('\n'),
   );
-  await openssl(['req', '-new', ...EC_KEY, '-keyout', pair.key, '-out', request, '-subj', `/CN=${options.commonName}`]);
   await openssl([
-    'x509', '-req', '-in', request, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomSerial()}`,
-    '-days', String(options.days ?? 365), '-extfile', extensions, '-out', pair.cert,
+    'req',
+    '-new',
+    ...EC_KEY,
+    '-keyout',
+    pair.key,
+    '-out',
+    request,
+    '-subj',
+    `/CN=${options.commonName}`,
+  ]);
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    request,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-set_serial',
+    `0x${randomSerial()}`,
+    '-days',
+    String(options.days ?? 365),
+    '-extfile',
+    extensions,
+    '-out',
+    pair.cert,
   ]);
   await Promise.all([rm(request), rm(extensions)]);
   return pair;

@@ -24,7 +24,12 @@ export interface FlowSpec {
   readonly destServicePort?: number;
 }
 
-const ENDPOINT_TYPE: Record<EndpointTypeName, number> = { WorkloadEndpoint: 1, HostEndpoint: 2, NetworkSet: 3, Network: 4 };
+const ENDPOINT_TYPE: Record<EndpointTypeName, number> = {
+  WorkloadEndpoint: 1,
+  HostEndpoint: 2,
+  NetworkSet: 3,
+  Network: 4,
+};
 const ACTION: Record<string, number> = { unspecified: 0, allow: 1, deny: 2, pass: 3 };
 const REPORTER = { src: 1, dst: 2 } as const;
 const POLICY_KIND_CALICO = 1;
@@ -63,7 +68,12 @@ function actionNumber(action: FlowSpec['action']): number {
 }
 
 /** The protobufjs object (proto field names) of one Flow. */
-export function flowMessage(spec: FlowSpec, bucketStart: number, bucketSeconds: number, random: () => number): Record<string, unknown> {
+export function flowMessage(
+  spec: FlowSpec,
+  bucketStart: number,
+  bucketSeconds: number,
+  random: () => number,
+): Record<string, unknown> {
   const sourceType = spec.sourceType ?? 'WorkloadEndpoint';
   const destType = spec.destType ?? 'WorkloadEndpoint';
   const sourceName = spec.sourceName ?? `${spec.sourceNamespace}-client-*`;
@@ -73,8 +83,24 @@ export function flowMessage(spec: FlowSpec, bucketStart: number, bucketSeconds: 
   const reportingNamespace = reporter === 'src' ? spec.sourceNamespace : spec.destNamespace;
   const policy =
     action === ACTION.deny
-      ? { kind: POLICY_KIND_CALICO, namespace: reportingNamespace, name: 'default-deny', tier: 'default', action, policy_index: 0, rule_index: -1 }
-      : { kind: POLICY_KIND_PROFILE, namespace: '', name: `kns.${reportingNamespace}`, tier: '__PROFILE__', action, policy_index: 0, rule_index: 0 };
+      ? {
+          kind: POLICY_KIND_CALICO,
+          namespace: reportingNamespace,
+          name: 'default-deny',
+          tier: 'default',
+          action,
+          policy_index: 0,
+          rule_index: -1,
+        }
+      : {
+          kind: POLICY_KIND_PROFILE,
+          namespace: '',
+          name: `kns.${reportingNamespace}`,
+          tier: '__PROFILE__',
+          action,
+          policy_index: 0,
+          rule_index: 0,
+        };
   const packets = 1 + Math.floor(random() * 200);
   const connections = 1 + Math.floor(random() * 5);
   const service = spec.destServiceName;
@@ -137,7 +163,11 @@ function specsOf(dep: Dependency): FlowSpec[] {
           reporter,
           action: dep.action,
         };
-        specs.push(dep.service === undefined ? spec : { ...spec, destServiceName: dep.service, destServicePort: dep.port });
+        specs.push(
+          dep.service === undefined
+            ? spec
+            : { ...spec, destServiceName: dep.service, destServicePort: dep.port },
+        );
       }
     }
   }
@@ -154,7 +184,10 @@ export interface TrafficOptions {
  * The flows of one bucket of a topology: deterministic in (seed, bucket start), so a restarted
  * simulator (like Felix replaying to a restarted Goldmane) sends exactly the same flows again.
  */
-export function topologyFlows(topology: Topology, options: TrafficOptions): (bucketStart: number) => FlowSpec[] {
+export function topologyFlows(
+  topology: Topology,
+  options: TrafficOptions,
+): (bucketStart: number) => FlowSpec[] {
   const specsByDependency = topology.dependencies.map(specsOf);
   return (bucketStart) => {
     const random = seededRandom(mix(options.seed, bucketStart));

@@ -11,7 +11,13 @@ import protobuf from 'protobufjs';
 import { FLOWS_STREAM_PATH, decodeFlowStreamRequest } from '../goldmane/proto.js';
 import type { Logger } from '../log/logger.js';
 import { encodeFlow, flowMessage, seededRandom, type FlowSpec } from './flows.js';
-import { BUCKET_SECONDS, HISTORY_SECONDS, backfillBuckets, bucketFlushedAt, floorToBucket } from './ring-timing.js';
+import {
+  BUCKET_SECONDS,
+  HISTORY_SECONDS,
+  backfillBuckets,
+  bucketFlushedAt,
+  floorToBucket,
+} from './ring-timing.js';
 
 /** After a restart, Felix re-sends what it sent in the last 5 minutes; older history is gone. */
 const FELIX_REPLAY_SECONDS = 300;
@@ -162,10 +168,13 @@ export class Simulator {
   private scheduleRollover(): void {
     const nowMs = Date.now();
     const nextMs = (floorToBucket(nowMs / 1000) + BUCKET_SECONDS) * 1000;
-    this.rolloverTimer = setTimeout(() => {
-      this.pushBucket(bucketFlushedAt(floorToBucket(Date.now() / 1000 + 0.5)));
-      this.scheduleRollover();
-    }, nextMs - nowMs + 5);
+    this.rolloverTimer = setTimeout(
+      () => {
+        this.pushBucket(bucketFlushedAt(floorToBucket(Date.now() / 1000 + 0.5)));
+        this.scheduleRollover();
+      },
+      nextMs - nowMs + 5,
+    );
   }
 
   private async serve(call: grpc.ServerWritableStream<{ start_time_gte: number }, Buffer>): Promise<void> {
@@ -258,10 +267,13 @@ export class Simulator {
 }
 
 /** Groups scripted flows by bucket start; every start must be a bucket boundary. */
-export function scriptedFlows(flows: readonly (FlowSpec & { readonly start: number })[]): (bucketStart: number) => FlowSpec[] {
+export function scriptedFlows(
+  flows: readonly (FlowSpec & { readonly start: number })[],
+): (bucketStart: number) => FlowSpec[] {
   const byBucket = new Map<number, FlowSpec[]>();
   for (const flow of flows) {
-    if (flow.start % BUCKET_SECONDS !== 0) throw new Error(`scripted flow start ${flow.start} is not a multiple of ${BUCKET_SECONDS}`);
+    if (flow.start % BUCKET_SECONDS !== 0)
+      throw new Error(`scripted flow start ${flow.start} is not a multiple of ${BUCKET_SECONDS}`);
     const list = byBucket.get(flow.start) ?? [];
     list.push(flow);
     byBucket.set(flow.start, list);

@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const REFERENCE_CLUSTER_PATH = fileURLToPath(new URL('../../data/reference-cluster.json', import.meta.url));
+export const REFERENCE_CLUSTER_PATH = fileURLToPath(
+  new URL('../../data/reference-cluster.json', import.meta.url),
+);
 
 export type EndpointTypeName = 'WorkloadEndpoint' | 'HostEndpoint' | 'NetworkSet' | 'Network';
 
@@ -43,12 +45,17 @@ export function parseTopology(value: unknown, source: string): Topology {
   }
   object.dependencies.forEach((dep: Partial<Dependency>, index) => {
     const where = `${source}: dependencies[${index}]`;
-    if (typeof dep.src !== 'string' || typeof dep.dst !== 'string') problems.push(`${where}: src and dst must be strings`);
+    if (typeof dep.src !== 'string' || typeof dep.dst !== 'string')
+      problems.push(`${where}: src and dst must be strings`);
     if (!Number.isInteger(dep.port)) problems.push(`${where}: port must be an integer`);
-    if (dep.action !== 'allow' && dep.action !== 'deny') problems.push(`${where}: action must be allow or deny`);
-    if (typeof dep.activity !== 'number' || dep.activity < 0 || dep.activity > 1) problems.push(`${where}: activity must be in [0, 1]`);
-    if (!Array.isArray(dep.srcNames) || dep.srcNames.length === 0) problems.push(`${where}: srcNames must be a non-empty array`);
-    if (!Array.isArray(dep.dstNames) || dep.dstNames.length === 0) problems.push(`${where}: dstNames must be a non-empty array`);
+    if (dep.action !== 'allow' && dep.action !== 'deny')
+      problems.push(`${where}: action must be allow or deny`);
+    if (typeof dep.activity !== 'number' || dep.activity < 0 || dep.activity > 1)
+      problems.push(`${where}: activity must be in [0, 1]`);
+    if (!Array.isArray(dep.srcNames) || dep.srcNames.length === 0)
+      problems.push(`${where}: srcNames must be a non-empty array`);
+    if (!Array.isArray(dep.dstNames) || dep.dstNames.length === 0)
+      problems.push(`${where}: dstNames must be a non-empty array`);
     if (!ENDPOINT_TYPES.has(dep.srcType as string) || !ENDPOINT_TYPES.has(dep.dstType as string)) {
       problems.push(`${where}: srcType and dstType must be one of ${[...ENDPOINT_TYPES].join(', ')}`);
     }

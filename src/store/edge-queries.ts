@@ -43,13 +43,23 @@ export interface TrailSummary {
 }
 
 export async function trailSummary(pool: Pool): Promise<TrailSummary> {
-  const { rows } = await pool.query<{ edges: string; flows: string | null; denied: string; namespaces: string }>(
+  const { rows } = await pool.query<{
+    edges: string;
+    flows: string | null;
+    denied: string;
+    namespaces: string;
+  }>(
     `SELECT count(*) AS edges, sum(flow_count) AS flows, count(*) FILTER (WHERE action = 'deny') AS denied,
             (SELECT count(*) FROM (SELECT src_ns FROM edge UNION SELECT dst_ns FROM edge) AS n) AS namespaces
        FROM edge`,
   );
   const row = rows[0]!;
-  return { edges: Number(row.edges), flows: BigInt(row.flows ?? 0), denied: Number(row.denied), namespaces: Number(row.namespaces) };
+  return {
+    edges: Number(row.edges),
+    flows: BigInt(row.flows ?? 0),
+    denied: Number(row.denied),
+    namespaces: Number(row.namespaces),
+  };
 }
 
 /** Edges that entered the table after `since` (by the database clock), oldest first. */

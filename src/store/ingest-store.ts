@@ -27,7 +27,12 @@ export interface WriteContext {
 }
 
 export type WriteOutcome =
-  | { readonly status: 'committed'; readonly edgesWritten: number; readonly newEdges: number; readonly rejected: readonly EdgeRow[] }
+  | {
+      readonly status: 'committed';
+      readonly edgesWritten: number;
+      readonly newEdges: number;
+      readonly rejected: readonly EdgeRow[];
+    }
   /** The same batch committed on an earlier attempt whose answer was lost. */
   | { readonly status: 'already-committed' };
 
@@ -130,9 +135,17 @@ const INSERT_GAPS_SQL = `WITH ${gapInsertCte(1, '')} SELECT 1`;
 
 function claimParams(batch: PendingBatch, context: WriteContext, rows: readonly EdgeRow[]): unknown[] {
   let observingSince: number | null = null;
-  for (const row of rows) if (observingSince === null || row.firstSeen < observingSince) observingSince = row.firstSeen;
+  for (const row of rows)
+    if (observingSince === null || row.firstSeen < observingSince) observingSince = row.firstSeen;
   const spans = batch.completedAbove.map((span: BucketSpan) => [span.start, span.end]);
-  return [context.seq, context.writerId, batch.resumeFrom, JSON.stringify(spans), context.observedUntil, observingSince];
+  return [
+    context.seq,
+    context.writerId,
+    batch.resumeFrom,
+    JSON.stringify(spans),
+    context.observedUntil,
+    observingSince,
+  ];
 }
 
 function edgeParams(rows: readonly EdgeRow[]): unknown[] {
@@ -147,7 +160,11 @@ function edgeParams(rows: readonly EdgeRow[]): unknown[] {
 }
 
 function gapParams(batch: PendingBatch): unknown[] {
-  return [batch.gaps.map((gap) => gap.from), batch.gaps.map((gap) => gap.to), batch.gaps.map((gap) => gap.reason)];
+  return [
+    batch.gaps.map((gap) => gap.from),
+    batch.gaps.map((gap) => gap.to),
+    batch.gaps.map((gap) => gap.reason),
+  ];
 }
 
 /**
@@ -155,7 +172,11 @@ function gapParams(batch: PendingBatch): unknown[] {
  * batch, same seq, later). Rows the database rejects (class 22/23) are isolated by splitting the
  * batch inside one transaction; the rest is written, and the rejected rows are returned.
  */
-export async function writeBatch(pool: Pool, batch: PendingBatch, context: WriteContext): Promise<WriteOutcome> {
+export async function writeBatch(
+  pool: Pool,
+  batch: PendingBatch,
+  context: WriteContext,
+): Promise<WriteOutcome> {
   const rows = batch.edges.sortedRows();
   let result;
   try {
@@ -179,7 +200,11 @@ async function resolveUnclaimed(pool: Pool | PoolClient, context: WriteContext):
     'SELECT writer_id, batch_seq FROM ingest_cursor WHERE id = 1',
   );
   const cursor = rows[0];
-  if (cursor !== undefined && cursor.writer_id === context.writerId && Number(cursor.batch_seq) === context.seq) {
+  if (
+    cursor !== undefined &&
+    cursor.writer_id === context.writerId &&
+    Number(cursor.batch_seq) === context.seq
+  ) {
     return { status: 'already-committed' };
   }
   throw new AppError(
@@ -225,7 +250,10 @@ async function upsertIsolating(
   if (rows.length === 0) return { edges: 0, newEdges: 0 };
   await client.query('SAVEPOINT rows');
   try {
-    const { rows: summary } = await client.query<{ edges: number; new_edges: number }>(UPSERT_EDGES_SQL, edgeParams(rows));
+    const { rows: summary } = await client.query<{ edges: number; new_edges: number }>(
+      UPSERT_EDGES_SQL,
+      edgeParams(rows),
+    );
     await client.query('RELEASE SAVEPOINT rows');
     return { edges: summary[0]!.edges, newEdges: summary[0]!.new_edges };
   } catch (error) {

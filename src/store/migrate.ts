@@ -47,7 +47,9 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
       name       text        NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migration ORDER BY version');
+    const { rows } = await client.query<{ version: number }>(
+      'SELECT version FROM schema_migration ORDER BY version',
+    );
     const applied = new Set(rows.map((row) => row.version));
     const newest = rows.at(-1)?.version ?? 0;
     if (newest > known) {
@@ -67,7 +69,10 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
           { cause: error },
         );
       }
-      await client.query('INSERT INTO schema_migration (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      await client.query('INSERT INTO schema_migration (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
     }
     await client.query('COMMIT');
     return { applied: pending, current: Math.max(newest, known) };

@@ -30,7 +30,10 @@ export function createPool(databaseUrl: string, log: Logger, options: PoolOption
   // Without this listener, a server-side disconnect of an idle pooled client (restart, failover,
   // pg_terminate_backend) is an unhandled 'error' event and kills the process.
   pool.on('error', (error) => {
-    log.warn({ err: describeDatabaseError(error) }, 'an idle database connection was closed; it will be replaced');
+    log.warn(
+      { err: describeDatabaseError(error) },
+      'an idle database connection was closed; it will be replaced',
+    );
   });
   return pool;
 }

@@ -31,13 +31,20 @@ export async function retryUntilDatabaseReady<T>(
     } catch (error) {
       if (error instanceof AppError) throw error;
       const delayMs = reconnectDelayMs(attempt);
-      log.warn({ err: describeDatabaseError(error), retryInMs: delayMs }, `${what}: the database is not reachable yet; retrying`);
+      log.warn(
+        { err: describeDatabaseError(error), retryInMs: delayMs },
+        `${what}: the database is not reachable yet; retrying`,
+      );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delayMs);
-        abort.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
+        abort.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
   }

@@ -16,7 +16,10 @@ export function databaseUrl(name: string): string {
 
 /** Creates an empty database named after the test file (plus a random suffix); returns its URL. */
 export async function createTestDatabase(label: string): Promise<{ name: string; url: string }> {
-  const safe = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 30);
+  const safe = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 30);
   const name = `${TEST_DATABASE_PREFIX}${safe}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();

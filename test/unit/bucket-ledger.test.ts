@@ -17,7 +17,9 @@ function ledger(state: Partial<LedgerState> = {}): BucketLedger {
 }
 
 function rows(batch: PendingBatch): [string, string, string, number, number, number][] {
-  return batch.edges.sortedRows().map((row) => [row.src, row.dst, row.action, row.firstSeen, row.lastSeen, row.flowCount]);
+  return batch.edges
+    .sortedRows()
+    .map((row) => [row.src, row.dst, row.action, row.firstSeen, row.lastSeen, row.flowCount]);
 }
 
 function feed(target: BucketLedger, records: FlowRecord[], nowMs = T * 1000): string[] {
@@ -30,11 +32,13 @@ describe('BucketLedger', () => {
     expect(l.beginStream(T, null).startTimeGte).toBe(-3540);
     const b1 = T - 600;
     const b2 = T - 585;
-    expect(feed(l, [record(b1, 'shop', 'db', 'api'), record(b1, 'shop', 'db', 'worker'), record(b2, 'shop', 'db', 'api')])).toEqual([
-      'accepted',
-      'accepted',
-      'accepted',
-    ]);
+    expect(
+      feed(l, [
+        record(b1, 'shop', 'db', 'api'),
+        record(b1, 'shop', 'db', 'worker'),
+        record(b2, 'shop', 'db', 'api'),
+      ]),
+    ).toEqual(['accepted', 'accepted', 'accepted']);
     // b2 is still open: only b1 is in the batch, and the frontier is b1's end.
     const batch = l.takeBatch();
     expect(rows(batch)).toEqual([['shop', 'db', 'allow', b1, b1 + 15, 2]]);
@@ -47,7 +51,11 @@ describe('BucketLedger', () => {
     l.beginStream(T, null);
     const b = T - 600;
     expect(
-      feed(l, [record(b, 'shop', 'db', 'api-* -> pg-*:5432'), record(b, 'shop', 'db', 'worker-* -> pg-*:5432'), record(b, 'shop', 'db', 'api-* -> pg-*:5432')]),
+      feed(l, [
+        record(b, 'shop', 'db', 'api-* -> pg-*:5432'),
+        record(b, 'shop', 'db', 'worker-* -> pg-*:5432'),
+        record(b, 'shop', 'db', 'api-* -> pg-*:5432'),
+      ]),
     ).toEqual(['accepted', 'accepted', 'duplicate']);
     l.accept(record(b + 15, 'shop', 'db', 'api-* -> pg-*:5432'), T * 1000);
     expect(rows(l.takeBatch())).toEqual([['shop', 'db', 'allow', b, b + 15, 2]]);
@@ -62,11 +70,9 @@ describe('BucketLedger', () => {
     l.takeBatch();
     l.endStream();
     l.beginStream(T + 5, null);
-    expect(feed(l, [record(T - 600, 'a', 'b'), record(T - 585, 'a', 'b'), record(T - 570, 'a', 'b')])).toEqual([
-      'duplicate',
-      'duplicate',
-      'accepted',
-    ]);
+    expect(
+      feed(l, [record(T - 600, 'a', 'b'), record(T - 585, 'a', 'b'), record(T - 570, 'a', 'b')]),
+    ).toEqual(['duplicate', 'duplicate', 'accepted']);
   });
 
   it('survives the stream-start race: a live bucket before the backfill counts once, and the frontier waits', () => {
@@ -76,20 +82,40 @@ describe('BucketLedger', () => {
     expect(feed(l, [record(live, 'a', 'b'), record(T - 120, 'a', 'b')])).toEqual(['accepted', 'accepted']);
     // Complete but out of order: it must not move the frontier past the backfill still to come.
     let batch = l.takeBatch();
-    expect([batch.resumeFrom, batch.completedAbove, batch.records]).toEqual([T - 120, [{ start: live, end: live + 15 }], 1]);
+    expect([batch.resumeFrom, batch.completedAbove, batch.records]).toEqual([
+      T - 120,
+      [{ start: live, end: live + 15 }],
+      1,
+    ]);
 
     // Backfill buckets before T - 60 arrive in order and move the frontier; T - 60 itself is in
     // the region a live bucket could also come from, so it is listed, and touches the frontier.
-    feed(l, [record(T - 105, 'a', 'b'), record(T - 90, 'a', 'b'), record(T - 75, 'a', 'b'), record(T - 60, 'a', 'b'), record(T - 45, 'a', 'b')]);
+    feed(l, [
+      record(T - 105, 'a', 'b'),
+      record(T - 90, 'a', 'b'),
+      record(T - 75, 'a', 'b'),
+      record(T - 60, 'a', 'b'),
+      record(T - 45, 'a', 'b'),
+    ]);
     batch = l.takeBatch();
-    expect([batch.resumeFrom, batch.completedAbove, batch.records]).toEqual([T - 45, [{ start: live, end: live + 15 }], 5]);
+    expect([batch.resumeFrom, batch.completedAbove, batch.records]).toEqual([
+      T - 45,
+      [{ start: live, end: live + 15 }],
+      5,
+    ]);
 
     // The backfill's copy of the live bucket is skipped; the frontier absorbs the listed bucket.
     expect(feed(l, [record(live, 'a', 'b')])).toEqual(['duplicate']);
     batch = l.takeBatch();
     expect([batch.resumeFrom, batch.completedAbove, batch.records]).toEqual([T - 15, [], 1]);
 
-    feed(l, [record(T - 15, 'a', 'b'), record(T, 'a', 'b'), record(T + 15, 'a', 'b'), record(T + 30, 'a', 'b'), record(T + 45, 'a', 'b')]);
+    feed(l, [
+      record(T - 15, 'a', 'b'),
+      record(T, 'a', 'b'),
+      record(T + 15, 'a', 'b'),
+      record(T + 30, 'a', 'b'),
+      record(T + 45, 'a', 'b'),
+    ]);
     batch = l.takeBatch();
     expect([batch.resumeFrom, batch.completedAbove, batch.records]).toEqual([T + 45, [], 4]);
   });
@@ -99,17 +125,17 @@ describe('BucketLedger', () => {
     first.beginStream(T, null);
     feed(first, [record(T - 30, 'a', 'b'), record(T - 120, 'a', 'b'), record(T - 105, 'a', 'b')]);
     const stored = first.takeBatch(); // committed, then the process dies
-    expect(rows(stored)).toEqual([
-      ['a', 'b', 'allow', T - 120, T - 15, 2],
-    ]);
+    expect(rows(stored)).toEqual([['a', 'b', 'allow', T - 120, T - 15, 2]]);
     const second = ledger({ resumeFrom: stored.resumeFrom, completedAbove: stored.completedAbove });
     expect(second.beginStream(T + 20, null).startTimeGte).toBe(T - 105);
-    expect(feed(second, [record(T - 105, 'a', 'b'), record(T - 90, 'a', 'b'), record(T - 30, 'a', 'b'), record(T - 15, 'a', 'b')])).toEqual([
-      'accepted',
-      'accepted',
-      'duplicate',
-      'accepted',
-    ]);
+    expect(
+      feed(second, [
+        record(T - 105, 'a', 'b'),
+        record(T - 90, 'a', 'b'),
+        record(T - 30, 'a', 'b'),
+        record(T - 15, 'a', 'b'),
+      ]),
+    ).toEqual(['accepted', 'accepted', 'duplicate', 'accepted']);
   });
 
   it('drops a bucket cut short by the end of the stream; the resume counts it whole, once', () => {
@@ -122,7 +148,9 @@ describe('BucketLedger', () => {
     expect(rows(batch)).toEqual([['a', 'b', 'allow', b - 15, b, 1]]);
     expect(batch.resumeFrom).toBe(b);
     l.beginStream(T + 10, null);
-    expect(feed(l, [record(b, 'a', 'b', 'k1'), record(b, 'a', 'b', 'k2'), record(b, 'a', 'b', 'k3')])).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(
+      feed(l, [record(b, 'a', 'b', 'k1'), record(b, 'a', 'b', 'k2'), record(b, 'a', 'b', 'k3')]),
+    ).toEqual(['accepted', 'accepted', 'accepted']);
   });
 
   it('completes a quiet bucket only after two quiet ticks', () => {
@@ -153,7 +181,14 @@ describe('BucketLedger', () => {
     l.beginStream(T, null);
     const b = T - 600;
     expect(
-      feed(l, [record(b, 'a', 'b', 'k1'), record(b, '-', 'b', 'k2'), record(b, 'a', 'a', 'k3'), record(b, 'A', 'b', 'k4'), { ...record(b, 'a', 'b', 'k5'), startTime: 0 }, record(b, 'a', 'b', 'k6')]),
+      feed(l, [
+        record(b, 'a', 'b', 'k1'),
+        record(b, '-', 'b', 'k2'),
+        record(b, 'a', 'a', 'k3'),
+        record(b, 'A', 'b', 'k4'),
+        { ...record(b, 'a', 'b', 'k5'), startTime: 0 },
+        record(b, 'a', 'b', 'k6'),
+      ]),
     ).toEqual(['accepted', 'no_namespace', 'self_edge', 'invalid_namespace', 'invalid_time', 'accepted']);
     l.accept(record(b + 15, 'a', 'b'), 0);
     expect(rows(l.takeBatch())).toEqual([['a', 'b', 'allow', b, b + 15, 2]]);
@@ -179,7 +214,11 @@ describe('BucketLedger', () => {
   it('carries a recorded gap in the next batch, once', () => {
     const l = ledger({ resumeFrom: T - 7200 });
     const plan = l.beginStream(T, T - 7000);
-    expect(plan.gap).toEqual({ from: T - 7050, to: T - 3540, reason: 'aggregator away longer than Goldmane keeps flows' });
+    expect(plan.gap).toEqual({
+      from: T - 7050,
+      to: T - 3540,
+      reason: 'aggregator away longer than Goldmane keeps flows',
+    });
     expect(l.hasChanges()).toBe(true);
     expect(l.takeBatch().gaps).toEqual([plan.gap]);
     expect(l.takeBatch().gaps).toEqual([]);

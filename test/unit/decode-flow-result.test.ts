@@ -21,7 +21,13 @@ function decoded(bytes: Buffer): FlowRecord {
 
 describe('decodeFlowResult on wire bytes (field case F5)', () => {
   // source_namespace "" and action ActionUnspecified are left out, as a Go server encodes them.
-  const key = message(bytesField(1, 'pvt'), intField(3, 4), bytesField(4, 'api-*'), bytesField(5, 'prod'), intField(13, 2));
+  const key = message(
+    bytesField(1, 'pvt'),
+    intField(3, 4),
+    bytesField(4, 'api-*'),
+    bytesField(5, 'prod'),
+    intField(13, 2),
+  );
   const bytes = flowResult(key);
 
   it('reads the key from Flow field 1 ("Key", capital K) and an omitted namespace as ""', () => {
@@ -39,7 +45,11 @@ describe('decodeFlowResult on wire bytes (field case F5)', () => {
   it('maps an action number it does not know (7, a newer Goldmane) to "unspecified", never "7"', () => {
     const flow = decoded(flowResult(message(bytesField(2, 'shop'), bytesField(5, 'prod'), intField(14, 7))));
     expect(flow.action).toBe(7);
-    expect(flowToEdge(flow, { includeOffCluster: false })).toEqual({ src: 'shop', dst: 'prod', action: 'unspecified' });
+    expect(flowToEdge(flow, { includeOffCluster: false })).toEqual({
+      src: 'shop',
+      dst: 'prod',
+      action: 'unspecified',
+    });
   });
 
   it('returns int64 times as plain numbers of seconds: 1735689600 is 2025-01-01T00:00:00.000Z', () => {
@@ -70,25 +80,53 @@ describe('decodeFlowResult on wire bytes (field case F5)', () => {
 
   it('keeps the whole FlowKey bytes as the record identity', () => {
     expect(decoded(bytes).key).toBe(key.toString('latin1'));
-    const otherReporter = message(bytesField(1, 'pvt'), intField(3, 4), bytesField(4, 'api-*'), bytesField(5, 'prod'), intField(13, 1));
+    const otherReporter = message(
+      bytesField(1, 'pvt'),
+      intField(3, 4),
+      bytesField(4, 'api-*'),
+      bytesField(5, 'prod'),
+      intField(13, 1),
+    );
     expect(decoded(flowResult(otherReporter)).key).not.toBe(decoded(bytes).key);
   });
 
   it('skips fields it does not need, including unknown ones from newer servers', () => {
-    const labels = [bytesField(4, 'app=web'), bytesField(5, 'app=db'), intField(6, 12), intField(99, 5), bytesField(100, 'future')];
-    const flow = decoded(flowResult(message(bytesField(2, 'web'), bytesField(5, 'db'), intField(14, 1)), 1735689600, 1735689615, labels));
-    expect([flow.sourceNamespace, flow.destNamespace, flow.action, flow.startTime]).toEqual(['web', 'db', 1, 1735689600]);
+    const labels = [
+      bytesField(4, 'app=web'),
+      bytesField(5, 'app=db'),
+      intField(6, 12),
+      intField(99, 5),
+      bytesField(100, 'future'),
+    ];
+    const flow = decoded(
+      flowResult(
+        message(bytesField(2, 'web'), bytesField(5, 'db'), intField(14, 1)),
+        1735689600,
+        1735689615,
+        labels,
+      ),
+    );
+    expect([flow.sourceNamespace, flow.destNamespace, flow.action, flow.startTime]).toEqual([
+      'web',
+      'db',
+      1,
+      1735689600,
+    ]);
   });
 
   it('reports truncated or nonsense bytes as malformed instead of throwing', () => {
-    expect(decodeFlowResult(bytes.subarray(0, bytes.length - 3))).toEqual({ malformed: 'length-delimited field runs past its message' });
+    expect(decodeFlowResult(bytes.subarray(0, bytes.length - 3))).toEqual({
+      malformed: 'length-delimited field runs past its message',
+    });
     expect(decodeFlowResult(Buffer.from([0x08]))).toEqual({ malformed: 'truncated varint' });
     expect(decodeFlowResult(Buffer.from([0x0b]))).toEqual({ malformed: 'unsupported wire type 3' });
     expect(decodeFlowResult(intField(1, 5))).toEqual({ malformed: 'FlowResult has no flow' });
   });
 
   it('decodes a NUL byte in a namespace as is, so that validation can reject it', () => {
-    const flow = decoded(flowResult(message(bytesField(2, 'shop\u0000'), bytesField(5, 'db'), intField(14, 1))));
+    const flow = decoded(
+      flowResult(message(bytesField(2, 'shop\u0000'), bytesField(5, 'db'), intField(14, 1))),
+    );
     expect(flow.sourceNamespace).toBe('shop\u0000');
     expect(flowToEdge(flow, { includeOffCluster: false })).toBe('invalid_namespace');
   });
@@ -109,9 +147,18 @@ describe('decodeFlowResult agrees with protobufjs on realistic flows', () => {
         destPort: Math.floor(random() * 65536),
       };
       const start = 1735689600 + 15 * Math.floor(random() * 10000);
-      const bytes = Buffer.from(flowResultType.encode({ id: i + 1, flow: flowMessage(spec, start, 15, random) }).finish());
-      const reference = flowResultType.toObject(flowResultType.decode(bytes), { longs: Number, defaults: true }) as {
-        flow: { Key: { source_namespace: string; dest_namespace: string; action: number }; start_time: number; end_time: number };
+      const bytes = Buffer.from(
+        flowResultType.encode({ id: i + 1, flow: flowMessage(spec, start, 15, random) }).finish(),
+      );
+      const reference = flowResultType.toObject(flowResultType.decode(bytes), {
+        longs: Number,
+        defaults: true,
+      }) as {
+        flow: {
+          Key: { source_namespace: string; dest_namespace: string; action: number };
+          start_time: number;
+          end_time: number;
+        };
       };
       const ours = decoded(bytes);
       expect(ours).toMatchObject({

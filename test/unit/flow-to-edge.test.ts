@@ -2,8 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { flowToEdge, isValidNamespace, type DropReason, type Edge } from '../../src/edges/flow-to-edge.js';
 import type { FlowRecord } from '../../src/goldmane/decode-flow-result.js';
 
-function flow(sourceNamespace: string, destNamespace: string, action = 1, times: [number, number] = [1735689600, 1735689615]): FlowRecord {
-  return { sourceNamespace, destNamespace, action, startTime: times[0], endTime: times[1], key: `${sourceNamespace}>${destNamespace}` };
+function flow(
+  sourceNamespace: string,
+  destNamespace: string,
+  action = 1,
+  times: [number, number] = [1735689600, 1735689615],
+): FlowRecord {
+  return {
+    sourceNamespace,
+    destNamespace,
+    action,
+    startTime: times[0],
+    endTime: times[1],
+    key: `${sourceNamespace}>${destNamespace}`,
+  };
 }
 
 const inCluster = { includeOffCluster: false };
@@ -14,8 +26,16 @@ describe('flowToEdge', () => {
     expect(flowToEdge(flow('shop', 'db', 1), inCluster)).toEqual({ src: 'shop', dst: 'db', action: 'allow' });
     expect(flowToEdge(flow('shop', 'db', 2), inCluster)).toEqual({ src: 'shop', dst: 'db', action: 'deny' });
     expect(flowToEdge(flow('shop', 'db', 3), inCluster)).toEqual({ src: 'shop', dst: 'db', action: 'pass' });
-    expect(flowToEdge(flow('shop', 'db', 0), inCluster)).toEqual({ src: 'shop', dst: 'db', action: 'unspecified' });
-    expect(flowToEdge(flow('shop', 'db', 42), inCluster)).toEqual({ src: 'shop', dst: 'db', action: 'unspecified' });
+    expect(flowToEdge(flow('shop', 'db', 0), inCluster)).toEqual({
+      src: 'shop',
+      dst: 'db',
+      action: 'unspecified',
+    });
+    expect(flowToEdge(flow('shop', 'db', 42), inCluster)).toEqual({
+      src: 'shop',
+      dst: 'db',
+      action: 'unspecified',
+    });
   });
 
   // Field case F6: the four FlowKeys of the report, all dropped, for the reasons counted in metrics.
@@ -35,14 +55,28 @@ describe('flowToEdge', () => {
   });
 
   it('drops invalid Kubernetes namespace names as invalid_namespace', () => {
-    for (const bad of ['Shop', 'shop\u0000', 'x'.repeat(64), ' shop', 'shop_ns', 'shop.prod', '-shop', 'shop-', 'ünï']) {
+    for (const bad of [
+      'Shop',
+      'shop\u0000',
+      'x'.repeat(64),
+      ' shop',
+      'shop_ns',
+      'shop.prod',
+      '-shop',
+      'shop-',
+      'ünï',
+    ]) {
       expect(flowToEdge(flow(bad, 'db'), inCluster), bad).toBe('invalid_namespace');
       expect(flowToEdge(flow('db', bad), inCluster), bad).toBe('invalid_namespace');
     }
   });
 
   it('accepts names at the edge of the rules', () => {
-    expect(flowToEdge(flow('a', 'x'.repeat(63)), inCluster)).toEqual({ src: 'a', dst: 'x'.repeat(63), action: 'allow' });
+    expect(flowToEdge(flow('a', 'x'.repeat(63)), inCluster)).toEqual({
+      src: 'a',
+      dst: 'x'.repeat(63),
+      action: 'allow',
+    });
     expect(isValidNamespace('0')).toBe(true);
     expect(isValidNamespace('a-b-0')).toBe(true);
     expect(isValidNamespace('')).toBe(false);
@@ -62,7 +96,13 @@ describe('flowToEdge', () => {
       'self_edge',
       'invalid_namespace',
     ];
-    const inputs = [flow('-', 'shop', 1), flow('shop', '', 2), flow('-', ''), flow('shop', 'shop'), flow('-', 'Shop')];
+    const inputs = [
+      flow('-', 'shop', 1),
+      flow('shop', '', 2),
+      flow('-', ''),
+      flow('shop', 'shop'),
+      flow('-', 'Shop'),
+    ];
     expect(inputs.map((input) => flowToEdge(input, offClusterKept))).toEqual(expected);
   });
 });

@@ -40,8 +40,16 @@ export const aggregateCommand: Command = {
     try {
       let aggregator: Aggregator;
       try {
-        const migrated = await retryUntilDatabaseReady('applying migrations', () => migrate(pool), log, shutdown.abort);
-        log.info({ version: migrated.current, applied: migrated.applied.map((m) => m.version) }, 'database schema ready');
+        const migrated = await retryUntilDatabaseReady(
+          'applying migrations',
+          () => migrate(pool),
+          log,
+          shutdown.abort,
+        );
+        log.info(
+          { version: migrated.current, applied: migrated.applied.map((m) => m.version) },
+          'database schema ready',
+        );
         aggregator = await retryUntilDatabaseReady(
           'taking over the ingest cursor',
           () =>

@@ -2,7 +2,12 @@ import { join, resolve } from 'node:path';
 import { Aggregator } from '../../aggregate/aggregator.js';
 import { createAggregatorMetrics } from '../../aggregate/metrics.js';
 import { parseDuration } from '../../config/duration.js';
-import { loadDemoConfig, loadLoggingConfig, redactDatabaseUrl, type GoldmaneConfig } from '../../config/load-config.js';
+import {
+  loadDemoConfig,
+  loadLoggingConfig,
+  redactDatabaseUrl,
+  type GoldmaneConfig,
+} from '../../config/load-config.js';
 import { loadTlsMaterial } from '../../config/tls-material.js';
 import { AppError, EXIT_CODES } from '../../errors.js';
 import { createGoldmaneClient } from '../../goldmane/channel.js';
@@ -11,7 +16,14 @@ import { writeCertificates } from '../../simulate/certificates.js';
 import { topologyFlows } from '../../simulate/flows.js';
 import { Simulator } from '../../simulate/simulator.js';
 import { loadTopology } from '../../simulate/topology.js';
-import { databaseNow, deniedEdges, edgesRecordedSince, topTalkers, trailSummary, type StoredEdge } from '../../store/edge-queries.js';
+import {
+  databaseNow,
+  deniedEdges,
+  edgesRecordedSince,
+  topTalkers,
+  trailSummary,
+  type StoredEdge,
+} from '../../store/edge-queries.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../store/embedded-postgres.js';
 import { migrate } from '../../store/migrate.js';
 import { createPool, type Pool } from '../../store/pool.js';
@@ -27,14 +39,34 @@ export const demoCommand: Command = {
   name: 'demo',
   summary: 'Run the simulator and the aggregator together and watch the edge table fill (no setup needed).',
   description:
-    "Starts a simulated Goldmane serving the reference cluster (about 100 namespaces, an hour of history) over mutual TLS with fresh certificates, and the aggregate job against it. Without DATABASE_URL the edges go to an embedded PostgreSQL kept in --data-dir; with it, to that server. Prints new edges, top talkers and denied pairs as they arrive. Stops on Ctrl-C or after --duration.",
+    'Starts a simulated Goldmane serving the reference cluster (about 100 namespaces, an hour of history) over mutual TLS with fresh certificates, and the aggregate job against it. Without DATABASE_URL the edges go to an embedded PostgreSQL kept in --data-dir; with it, to that server. Prints new edges, top talkers and denied pairs as they arrive. Stops on Ctrl-C or after --duration.',
   flags: [
-    { name: 'duration', type: 'string', placeholder: 'DURATION', description: 'Stop after this long (e.g. 60s); default: run until Ctrl-C.' },
-    { name: 'data-dir', type: 'string', placeholder: 'DIR', default: '.demo', description: 'Where the demo keeps its certificates and embedded database.' },
-    { name: 'seed', type: 'string', placeholder: 'N', default: '1', description: 'Seed of the simulated traffic.' },
+    {
+      name: 'duration',
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'Stop after this long (e.g. 60s); default: run until Ctrl-C.',
+    },
+    {
+      name: 'data-dir',
+      type: 'string',
+      placeholder: 'DIR',
+      default: '.demo',
+      description: 'Where the demo keeps its certificates and embedded database.',
+    },
+    {
+      name: 'seed',
+      type: 'string',
+      placeholder: 'N',
+      default: '1',
+      description: 'Seed of the simulated traffic.',
+    },
   ],
   async run({ env, flags, stdout, stderr }) {
-    const log = createLogger({ ...loadLoggingConfig(env, { 'log-level': 'warn', ...flags }), destination: stderr });
+    const log = createLogger({
+      ...loadLoggingConfig(env, { 'log-level': 'warn', ...flags }),
+      destination: stderr,
+    });
     const config = loadDemoConfig(env, flags);
     const durationMs = typeof flags.duration === 'string' ? parseDurationFlag(flags.duration) : null;
     const dataDir = resolve(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : '.demo');
@@ -57,7 +89,9 @@ export const demoCommand: Command = {
     let embedded: EmbeddedPostgres | null = null;
     let databaseUrl = config.databaseUrl;
     if (databaseUrl === null) {
-      print(`starting the embedded PostgreSQL in ${join(dataDir, 'pgdata')} (a few seconds the first time)...`);
+      print(
+        `starting the embedded PostgreSQL in ${join(dataDir, 'pgdata')} (a few seconds the first time)...`,
+      );
       embedded = await startEmbeddedPostgres(join(dataDir, 'pgdata'));
       databaseUrl = embedded.url;
     }
@@ -69,7 +103,11 @@ export const demoCommand: Command = {
       await migrate(pool);
       const problems: string[] = [];
       const tls = loadTlsMaterial(
-        { certPath: certificates.client.cert, keyPath: certificates.client.key, caPath: certificates.ca.cert },
+        {
+          certPath: certificates.client.cert,
+          keyPath: certificates.client.key,
+          caPath: certificates.ca.cert,
+        },
         new Date(),
         problems,
       );
@@ -94,14 +132,21 @@ export const demoCommand: Command = {
       const reporter = new ProgressReporter(pool, print, log);
       await reporter.start();
       const timer = setInterval(() => void reporter.report(), REPORT_INTERVAL_MS);
-      const stopAfter = durationMs === null ? null : new Promise((resolve) => setTimeout(resolve, durationMs).unref());
+      const stopAfter =
+        durationMs === null ? null : new Promise((resolve) => setTimeout(resolve, durationMs).unref());
       await Promise.race([shutdown.received, aggregator.failed, ...(stopAfter === null ? [] : [stopAfter])]);
       clearInterval(timer);
       const { committed } = await aggregator.stop();
       aggregator = null;
       await reporter.report();
-      print(committed ? '\nstopped cleanly; every received flow is committed' : '\nstopped; some edges were not committed');
-      print(`the edge table stays in ${embedded === null ? 'your database' : join(dataDir, 'pgdata')}; see README.md for the queries`);
+      print(
+        committed
+          ? '\nstopped cleanly; every received flow is committed'
+          : '\nstopped; some edges were not committed',
+      );
+      print(
+        `the edge table stays in ${embedded === null ? 'your database' : join(dataDir, 'pgdata')}; see README.md for the queries`,
+      );
       return committed ? EXIT_CODES.OK : EXIT_CODES.INTERNAL;
     } finally {
       shutdown.dispose();
@@ -155,7 +200,8 @@ class ProgressReporter {
         `[${clock}] ${summary.edges} edges between ${summary.namespaces} namespaces, ${summary.flows} flow records, ${summary.denied} denied; ${fresh.length} new`,
       );
       for (const edge of fresh.slice(0, NEW_EDGES_SHOWN)) this.print(edgeLine(edge));
-      if (fresh.length > NEW_EDGES_SHOWN) this.print(`    ...and ${fresh.length - NEW_EDGES_SHOWN} more new edges`);
+      if (fresh.length > NEW_EDGES_SHOWN)
+        this.print(`    ...and ${fresh.length - NEW_EDGES_SHOWN} more new edges`);
       if (fresh.length > 0 && top.length > 0) {
         this.print('  top talkers:');
         for (const edge of top) this.print(edgeLine(edge));

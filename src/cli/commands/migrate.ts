@@ -18,7 +18,9 @@ export const migrateCommand: Command = {
     try {
       const result = await migrate(pool).catch((error: unknown) => {
         if (error instanceof AppError) throw error;
-        throw new AppError('DATABASE_UNAVAILABLE', `cannot migrate: ${(error as Error).message}`, { cause: error });
+        throw new AppError('DATABASE_UNAVAILABLE', `cannot migrate: ${(error as Error).message}`, {
+          cause: error,
+        });
       });
       const applied = result.applied.map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
       stdout.write(

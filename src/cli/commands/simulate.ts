@@ -21,17 +21,79 @@ export const simulateCommand: Command = {
   description:
     "Serves goldmane.Flows/Stream over mutual TLS like Calico Goldmane: 15-second buckets, each pushed about 30 s after it starts, a one-hour ring with backfill, both reporters, '-' namespaces. Traffic comes from the reference cluster (about 100 namespaces) unless --topology or --script says otherwise. Certificates are made in --tls-dir if missing; point the aggregator at them with TLS_CERT_PATH=DIR/client.crt TLS_KEY_PATH=DIR/client.key CA_CERT_PATH=DIR/ca.crt. SIGHUP restarts the ring like a Goldmane restart (ids start again, only five minutes of history survive).",
   flags: [
-    { name: 'listen', type: 'string', placeholder: 'HOST:PORT', default: '127.0.0.1:7443', description: 'Address to serve on; port 0 picks a free one.' },
-    { name: 'tls-dir', type: 'string', placeholder: 'DIR', default: '.simulator-tls', description: 'Folder with ca.crt, server.crt/key and client.crt/key; made fresh if any is missing.' },
-    { name: 'plaintext', type: 'boolean', description: 'Serve without TLS (Goldmane does when it has no certificate).' },
-    { name: 'topology', type: 'string', placeholder: 'FILE', description: 'Cluster topology JSON (default: the bundled reference cluster).' },
-    { name: 'script', type: 'string', placeholder: 'FILE', description: 'Serve exactly these flows instead: {"flows": [{"start": UNIX_SECONDS, "sourceNamespace": ..., "destNamespace": ..., ...}]}; a negative start is relative to now.' },
-    { name: 'seed', type: 'string', placeholder: 'N', default: '1', description: 'Seed of the generated traffic (same seed, same flows).' },
-    { name: 'history', type: 'string', placeholder: 'DURATION', default: '1h', description: 'History the ring holds at startup (0s to 1h).' },
-    { name: 'duplicates', type: 'boolean', description: 'Reproduce the stream-start race: the newest bucket is sent before the backfill and again in it.' },
-    { name: 'invalid-rate', type: 'string', placeholder: 'FRACTION', default: '0', description: 'Fraction of flows whose source namespace is made invalid (upper case, NUL, too long, ...).' },
-    { name: 'drop-after', type: 'string', placeholder: 'N', description: 'End every stream with UNAVAILABLE after N messages.' },
-    { name: 'pace', type: 'string', placeholder: 'DURATION', default: '0ms', description: 'Pause between messages (default: as fast as possible).' },
+    {
+      name: 'listen',
+      type: 'string',
+      placeholder: 'HOST:PORT',
+      default: '127.0.0.1:7443',
+      description: 'Address to serve on; port 0 picks a free one.',
+    },
+    {
+      name: 'tls-dir',
+      type: 'string',
+      placeholder: 'DIR',
+      default: '.simulator-tls',
+      description: 'Folder with ca.crt, server.crt/key and client.crt/key; made fresh if any is missing.',
+    },
+    {
+      name: 'plaintext',
+      type: 'boolean',
+      description: 'Serve without TLS (Goldmane does when it has no certificate).',
+    },
+    {
+      name: 'topology',
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'Cluster topology JSON (default: the bundled reference cluster).',
+    },
+    {
+      name: 'script',
+      type: 'string',
+      placeholder: 'FILE',
+      description:
+        'Serve exactly these flows instead: {"flows": [{"start": UNIX_SECONDS, "sourceNamespace": ..., "destNamespace": ..., ...}]}; a negative start is relative to now.',
+    },
+    {
+      name: 'seed',
+      type: 'string',
+      placeholder: 'N',
+      default: '1',
+      description: 'Seed of the generated traffic (same seed, same flows).',
+    },
+    {
+      name: 'history',
+      type: 'string',
+      placeholder: 'DURATION',
+      default: '1h',
+      description: 'History the ring holds at startup (0s to 1h).',
+    },
+    {
+      name: 'duplicates',
+      type: 'boolean',
+      description:
+        'Reproduce the stream-start race: the newest bucket is sent before the backfill and again in it.',
+    },
+    {
+      name: 'invalid-rate',
+      type: 'string',
+      placeholder: 'FRACTION',
+      default: '0',
+      description:
+        'Fraction of flows whose source namespace is made invalid (upper case, NUL, too long, ...).',
+    },
+    {
+      name: 'drop-after',
+      type: 'string',
+      placeholder: 'N',
+      description: 'End every stream with UNAVAILABLE after N messages.',
+    },
+    {
+      name: 'pace',
+      type: 'string',
+      placeholder: 'DURATION',
+      default: '0ms',
+      description: 'Pause between messages (default: as fast as possible).',
+    },
   ],
   async run({ env, flags, stdout, stderr }) {
     const log = createLogger({ ...loadLoggingConfig(env, flags), destination: stderr, name: 'simulate' });
@@ -62,12 +124,17 @@ export const simulateCommand: Command = {
       paceMs: options.paceMs,
       log,
     }).catch((error: unknown) => {
-      throw new AppError('CONFIG_INVALID', `cannot serve on ${options.host}:${options.port}: ${(error as Error).message}`);
+      throw new AppError(
+        'CONFIG_INVALID',
+        `cannot serve on ${options.host}:${options.port}: ${(error as Error).message}`,
+      );
     });
     const onHangup = (): void => simulator.restart();
     process.on('SIGHUP', onHangup);
     // One line on stdout that scripts (and tests) can wait for.
-    stdout.write(`listening on ${options.host}:${simulator.port}${tlsDir === null ? ' (plaintext)' : ` (mutual TLS, certificates in ${tlsDir})`}\n`);
+    stdout.write(
+      `listening on ${options.host}:${simulator.port}${tlsDir === null ? ' (plaintext)' : ` (mutual TLS, certificates in ${tlsDir})`}\n`,
+    );
     try {
       await shutdown.received;
       await simulator.stop();
@@ -93,7 +160,8 @@ interface SimulateFlags {
 
 function readSimulateFlags(flags: FlagValues): SimulateFlags {
   const problems: string[] = [];
-  const text = (name: string, fallback: string): string => (typeof flags[name] === 'string' ? (flags[name] as string) : fallback);
+  const text = (name: string, fallback: string): string =>
+    typeof flags[name] === 'string' ? flags[name] : fallback;
   const listen = /^(.+):(\d{1,5})$/.exec(text('listen', '127.0.0.1:7443'));
   if (listen === null) problems.push(`--listen: "${text('listen', '')}" is not HOST:PORT`);
   const seed = Number(text('seed', '1'));
@@ -112,7 +180,8 @@ function readSimulateFlags(flags: FlagValues): SimulateFlags {
   const paceMs = durationOf('pace', '0ms');
   const dropText = flags['drop-after'];
   const dropAfter = typeof dropText === 'string' ? Number(dropText) : undefined;
-  if (dropAfter !== undefined && !(Number.isInteger(dropAfter) && dropAfter >= 0)) problems.push('--drop-after must be a whole number');
+  if (dropAfter !== undefined && !(Number.isInteger(dropAfter) && dropAfter >= 0))
+    problems.push('--drop-after must be a whole number');
 
   let flows: SimulateFlags['flows'] = () => [];
   try {
@@ -126,7 +195,9 @@ function readSimulateFlags(flags: FlagValues): SimulateFlags {
     problems.push((error as Error).message);
   }
   if (problems.length > 0) {
-    throw new AppError('CONFIG_INVALID', `invalid simulate flags:\n  - ${problems.join('\n  - ')}`, { problems });
+    throw new AppError('CONFIG_INVALID', `invalid simulate flags:\n  - ${problems.join('\n  - ')}`, {
+      problems,
+    });
   }
   return {
     host: listen![1]!,
@@ -151,8 +222,14 @@ function readScript(path: string): (FlowSpec & { start: number })[] {
   if (!Array.isArray(parsed.flows)) throw new Error(`--script ${path}: expected {"flows": [...]}`);
   const now = Date.now() / 1000;
   return (parsed.flows as (FlowSpec & { start: number })[]).map((flow, index) => {
-    if (typeof flow.start !== 'number' || typeof flow.sourceNamespace !== 'string' || typeof flow.destNamespace !== 'string') {
-      throw new Error(`--script ${path}: flows[${index}] needs a numeric start and sourceNamespace/destNamespace strings`);
+    if (
+      typeof flow.start !== 'number' ||
+      typeof flow.sourceNamespace !== 'string' ||
+      typeof flow.destNamespace !== 'string'
+    ) {
+      throw new Error(
+        `--script ${path}: flows[${index}] needs a numeric start and sourceNamespace/destNamespace strings`,
+      );
     }
     return flow.start < 0 ? { ...flow, start: floorToBucket(now + flow.start) } : flow;
   });
