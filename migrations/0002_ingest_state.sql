@@ -4,9 +4,11 @@
 -- edges so that a crash can neither lose nor double-count a flow record. One row.
 CREATE TABLE ingest_cursor (
   id              smallint    PRIMARY KEY CHECK (id = 1),
-  -- The process that owns the cursor. A newly started aggregator takes it over; the old one's
-  -- next write then fails and it stops, so two never count the same records.
-  writer_id       text        NOT NULL,
+  -- The process that owns the cursor ("<instance>/<uuid>"), NULL when released. Only the owner
+  -- writes edges; others stand by and take over when it releases the cursor or stops
+  -- heartbeating. A writer whose ownership was taken cannot write at all (every write is guarded),
+  -- so two aggregators never count the same records.
+  writer_id       text,
   -- Sequence number of the owner's last committed batch; a retried batch whose first attempt did
   -- commit (the answer was lost) is recognised by it and not applied twice.
   batch_seq       bigint      NOT NULL,
@@ -18,6 +20,7 @@ CREATE TABLE ingest_cursor (
   observed_until  timestamptz,
   -- Start of the first bucket the trail holds.
   observing_since timestamptz,
+  -- Written with every batch and at least every 30 s by the owner (its heartbeat).
   updated_at      timestamptz NOT NULL DEFAULT now()
 );
 

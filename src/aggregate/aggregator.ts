@@ -7,15 +7,13 @@
  * the pending batch, whose size is bounded by the number of distinct edges, not by the flow rate;
  * a failed batch is retried unchanged, with backoff.
  */
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
 import type { IngestConfig } from '../config/load-config.js';
 import { AppError } from '../errors.js';
 import { isMalformed, type FlowRecord, type MalformedFlow } from '../goldmane/decode-flow-result.js';
 import { FlowStream, reconnectDelayMs, statusName } from '../goldmane/flow-stream.js';
 import type { Logger } from '../log/logger.js';
-import { claimCursor, writeBatch, type ClaimedCursor } from '../store/ingest-store.js';
+import { releaseCursor, writeBatch, type ClaimedCursor } from '../store/ingest-store.js';
 import { describeDatabaseError, type Pool } from '../store/pool.js';
 import { BucketLedger, type PendingBatch, type RecordOutcome } from './bucket-ledger.js';
 import type { AggregatorMetrics } from './metrics.js';
@@ -23,16 +21,18 @@ import type { AggregatorMetrics } from './metrics.js';
 /** How often buckets are checked for quiet completion and flushes are considered. */
 const TICK_MS = 1_000;
 /**
- * With nothing to write, the cursor is still touched this often while connected: it records that
- * the trail was watching (gap detection after a long absence) and keeps /readyz's commit fresh.
+ * With nothing to write, the cursor is still written this often: the owner's heartbeat (a standby
+ * takes over after three missed ones), and, while connected, proof that the trail was watching
+ * (gap detection after a long absence).
  */
-export const HEARTBEAT_MS = 60_000;
+export const HEARTBEAT_MS = 30_000;
 /** How long shutdown may spend on the final write (the Deployment's grace period is 30 s). */
 export const SHUTDOWN_FLUSH_TIMEOUT_MS = 8_000;
 
 export interface AggregatorDeps {
   readonly pool: Pool;
-  readonly client: grpc.Client;
+  /** A new gRPC client to Goldmane; the aggregator closes it when it stops. */
+  readonly createClient: () => grpc.Client;
   readonly ingest: IngestConfig;
   readonly log: Logger;
   readonly metrics: AggregatorMetrics;
@@ -61,6 +61,7 @@ interface RecordCounts {
 
 export class Aggregator {
   private readonly ledger: BucketLedger;
+  private readonly client: grpc.Client;
   private readonly stream: FlowStream;
   private timer: NodeJS.Timeout | null = null;
   private inFlight: InFlight | null = null;
@@ -87,8 +88,9 @@ export class Aggregator {
     this.ledger = new BucketLedger(cursor, deps.ingest);
     this.observedUntil = cursor.observedUntil;
     this.failed = new Promise((resolve) => (this.resolveFatal = resolve));
+    this.client = deps.createClient();
     this.stream = new FlowStream(
-      deps.client,
+      this.client,
       {
         begin: () => this.beginStream(),
         record: (record) => this.onRecord(record),
@@ -99,10 +101,11 @@ export class Aggregator {
     if (cursor.resumeFrom !== null) deps.metrics.committedFrontier.set(cursor.resumeFrom);
   }
 
-  /** Takes over the ingest cursor and starts streaming. Migrations must already be applied. */
-  static async start(deps: AggregatorDeps): Promise<Aggregator> {
-    const writerId = `${hostname()}/${randomUUID()}`;
-    const cursor = await claimCursor(deps.pool, writerId);
+  /**
+   * Starts streaming as the owner of the ingest cursor (see aggregate-job.ts for claiming it).
+   * Migrations must already be applied.
+   */
+  static start(deps: AggregatorDeps, writerId: string, cursor: ClaimedCursor): Aggregator {
     const aggregator = new Aggregator(deps, writerId, cursor);
     deps.log.info(
       {
@@ -147,8 +150,16 @@ export class Aggregator {
       else if (Date.now() >= this.retryAt) await this.write(this.inFlight);
       else await sleep(Math.min(this.retryAt, deadline) - Date.now());
     }
-    this.deps.client.close();
+    this.client.close();
     const committed = this.inFlight === null && !this.ledger.hasChanges() && this.fatal === null;
+    if (committed) {
+      await releaseCursor(this.deps.pool, this.writerId).catch((error: unknown) =>
+        this.deps.log.warn(
+          { err: describeDatabaseError(error) },
+          'could not release the ingest cursor; a standby takes over after the takeover time',
+        ),
+      );
+    }
     if (!committed && this.fatal === null) {
       this.deps.log.error(
         { pendingEdges: this.health().pendingEdges },

@@ -2,6 +2,7 @@
  * One frozen configuration object per command, from the environment and flags. The only module
  * that reads process.env (callers pass it in, which keeps tests free of global state).
  */
+import { hostname } from 'node:os';
 import { AppError } from '../errors.js';
 import { SettingsReader, type Env, type FlagValues } from './settings-reader.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
@@ -34,6 +35,8 @@ export interface IngestConfig {
 }
 
 export interface AggregateConfig {
+  /** Names this aggregator in the ingest cursor. */
+  readonly instance: string;
   readonly goldmane: GoldmaneConfig;
   readonly databaseUrl: string;
   readonly ingest: IngestConfig;
@@ -155,7 +158,11 @@ export function loadAggregateConfig(env: Env, flags: FlagValues = {}, now = new 
     now,
     reader.problems,
   );
+  const instance = reader.string('AGGREGATOR_INSTANCE') ?? env.HOSTNAME ?? hostname();
+  if (instance.includes('/'))
+    reader.problems.push(`${reader.source('AGGREGATOR_INSTANCE')}: "${instance}" must not contain "/"`);
   const config: AggregateConfig = {
+    instance,
     goldmane: {
       target,
       serverName,

@@ -86,6 +86,12 @@ export const SETTINGS = [
       "Interval of HTTP/2 keepalive pings that detect a dead connection; 0 turns them off. At least 5m30s: Goldmane's server punishes pings more often than every 5 minutes with GOAWAY too_many_pings.",
   },
   {
+    env: 'AGGREGATOR_INSTANCE',
+    commands: ['aggregate'],
+    description:
+      "Names this aggregator in the ingest cursor. Default: HOSTNAME (the pod name in Kubernetes), else the machine's name. A restarted container of the same instance takes the cursor over at once; another instance stands by until the owner releases it or misses three 30-second heartbeats.",
+  },
+  {
     env: 'DATABASE_URL',
     commands: ALL_DATABASE_COMMANDS,
     description:

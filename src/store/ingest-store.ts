@@ -7,7 +7,8 @@
  * upsert, the cursor update and the gap records one atomic unit without a round trip for
  * BEGIN/COMMIT. Every part is guarded by the cursor claim (writer id and batch sequence), so:
  *  - a batch retried after its commit answer was lost is recognised and not applied twice;
- *  - a superseded aggregator (a newer one took the cursor over) cannot write at all.
+ *  - an aggregator whose cursor was taken over (it stalled past the takeover time, or another
+ *    process of its instance started) cannot write at all.
  */
 import { AppError } from '../errors.js';
 import type { BucketSpan, LedgerState, PendingBatch } from '../aggregate/bucket-ledger.js';
@@ -47,24 +48,63 @@ const CURSOR_COLUMNS = `extract(epoch FROM resume_from)::float8 AS resume_from, 
   extract(epoch FROM observed_until)::float8 AS observed_until,
   extract(epoch FROM observing_since)::float8 AS observing_since`;
 
+export interface ClaimOptions {
+  /** A cursor whose owner has not written for this long is abandoned and may be taken over. */
+  readonly takeoverAfterSeconds: number;
+  /**
+   * Take the cursor from a writer of the same instance (the part of the writer id before "/"):
+   * that is this pod's previous container, which crashed. Off after being superseded, so that two
+   * processes of one instance cannot take the cursor from each other in turn.
+   */
+  readonly fromSameInstance: boolean;
+}
+
+export type ClaimResult =
+  | { readonly claimed: true; readonly cursor: ClaimedCursor }
+  | { readonly claimed: false; readonly heldBy: string; readonly idleSeconds: number };
+
 /**
- * Makes this process the cursor's owner and returns where to resume. Any aggregator still writing
- * with the previous owner id fails its next write and stops (SUPERSEDED).
+ * Makes this process the cursor's owner, if the cursor is free, abandoned, or held by this
+ * instance's previous incarnation. Concurrent claims serialize on the row: exactly one wins.
  */
-export async function claimCursor(pool: Pool, writerId: string): Promise<ClaimedCursor> {
+export async function claimCursor(pool: Pool, writerId: string, options: ClaimOptions): Promise<ClaimResult> {
   const { rows } = await pool.query<CursorRow>(
     `INSERT INTO ingest_cursor AS c (id, writer_id, batch_seq) VALUES (1, $1, 0)
      ON CONFLICT (id) DO UPDATE SET writer_id = EXCLUDED.writer_id, batch_seq = 0, updated_at = now()
+      WHERE c.writer_id IS NULL
+         OR c.updated_at < now() - make_interval(secs => $2)
+         OR ($3 AND split_part(c.writer_id, '/', 1) = split_part(EXCLUDED.writer_id, '/', 1))
      RETURNING ${CURSOR_COLUMNS}`,
+    [writerId, options.takeoverAfterSeconds, options.fromSameInstance],
+  );
+  const row = rows[0];
+  if (row === undefined) {
+    const holder = await pool.query<{ writer_id: string; idle: number }>(
+      `SELECT writer_id, extract(epoch FROM now() - updated_at)::float8 AS idle FROM ingest_cursor WHERE id = 1`,
+    );
+    return {
+      claimed: false,
+      heldBy: holder.rows[0]?.writer_id ?? 'unknown',
+      idleSeconds: holder.rows[0]?.idle ?? 0,
+    };
+  }
+  return {
+    claimed: true,
+    cursor: {
+      resumeFrom: row.resume_from,
+      completedAbove: row.completed_above.map(([start, end]) => ({ start, end })),
+      observedUntil: row.observed_until,
+      observingSince: row.observing_since,
+    },
+  };
+}
+
+/** Gives the cursor up on a clean shutdown, so that a standby takes over at once. */
+export async function releaseCursor(pool: Pool, writerId: string): Promise<void> {
+  await pool.query(
+    `UPDATE ingest_cursor SET writer_id = NULL, updated_at = now() WHERE id = 1 AND writer_id = $1`,
     [writerId],
   );
-  const row = rows[0]!;
-  return {
-    resumeFrom: row.resume_from,
-    completedAbove: row.completed_above.map(([start, end]) => ({ start, end })),
-    observedUntil: row.observed_until,
-    observingSince: row.observing_since,
-  };
 }
 
 // $1 seq, $2 writer id, $3 resume_from, $4 completed_above, $5 observed_until, $6 observing_since.
@@ -209,7 +249,7 @@ async function resolveUnclaimed(pool: Pool | PoolClient, context: WriteContext):
   }
   throw new AppError(
     'SUPERSEDED',
-    `another aggregator (${cursor?.writer_id ?? 'unknown'}) took over the ingest cursor; this one stops writing so that no flow is counted twice. Run exactly one aggregator per database.`,
+    `another aggregator (${cursor?.writer_id ?? 'none'}) took over the ingest cursor; this one stops writing so that no flow is counted twice`,
   );
 }
 

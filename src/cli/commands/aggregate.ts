@@ -1,4 +1,4 @@
-import { Aggregator } from '../../aggregate/aggregator.js';
+import { AggregateJob } from '../../aggregate/aggregate-job.js';
 import { createAggregatorMetrics } from '../../aggregate/metrics.js';
 import { loadAggregateConfig, loadLoggingConfig, redactDatabaseUrl } from '../../config/load-config.js';
 import { EXIT_CODES } from '../../errors.js';
@@ -14,7 +14,7 @@ export const aggregateCommand: Command = {
   name: 'aggregate',
   summary: "Stream Goldmane's flows over mutual TLS into the durable edge table (long-running).",
   description:
-    'Applies database migrations, takes over the ingest cursor, and keeps one Flows.Stream call open to Goldmane, resuming from the last committed bucket after any interruption. Each 15-second flow record counts once in flow_count, whatever Goldmane or the network repeat. SIGTERM or SIGINT: stop the stream, commit, exit 0.',
+    'Applies database migrations, takes over the ingest cursor (or stands by while another aggregator owns it), and keeps one Flows.Stream call open to Goldmane, resuming from the last committed bucket after any interruption. Each 15-second flow record counts once in flow_count, whatever Goldmane or the network repeat. SIGTERM or SIGINT: stop the stream, commit, release the cursor, exit 0.',
   flags: [],
   async run({ env, flags, stderr }) {
     const log = createLogger({ ...loadLoggingConfig(env, flags), destination: stderr });
@@ -38,7 +38,6 @@ export const aggregateCommand: Command = {
     const shutdown = listenForShutdown();
     const pool = createPool(config.databaseUrl, log);
     try {
-      let aggregator: Aggregator;
       try {
         const migrated = await retryUntilDatabaseReady(
           'applying migrations',
@@ -50,27 +49,19 @@ export const aggregateCommand: Command = {
           { version: migrated.current, applied: migrated.applied.map((m) => m.version) },
           'database schema ready',
         );
-        aggregator = await retryUntilDatabaseReady(
-          'taking over the ingest cursor',
-          () =>
-            Aggregator.start({
-              pool,
-              client: createGoldmaneClient(goldmane),
-              ingest: config.ingest,
-              log,
-              metrics: createAggregatorMetrics(),
-            }),
-          log,
-          shutdown.abort,
-        );
       } catch (error) {
         if (error instanceof WaitAborted) return EXIT_CODES.OK;
         throw error;
       }
-      const outcome = await Promise.race([shutdown.received, aggregator.failed]);
-      if (typeof outcome === 'string') log.info({ signal: outcome }, 'stopping');
-      const { committed } = await aggregator.stop();
-      if (typeof outcome !== 'string') throw outcome;
+      const job = new AggregateJob({
+        instance: config.instance,
+        pool,
+        createClient: () => createGoldmaneClient(goldmane),
+        ingest: config.ingest,
+        log,
+        metrics: createAggregatorMetrics(),
+      });
+      const { committed } = await job.run(shutdown.abort);
       log.info(committed ? 'stopped; everything received is committed' : 'stopped');
       return committed ? EXIT_CODES.OK : EXIT_CODES.INTERNAL;
     } finally {

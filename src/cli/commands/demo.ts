@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { Aggregator } from '../../aggregate/aggregator.js';
+import { AggregateJob } from '../../aggregate/aggregate-job.js';
 import { createAggregatorMetrics } from '../../aggregate/metrics.js';
 import { parseDuration } from '../../config/duration.js';
 import {
@@ -98,7 +98,8 @@ export const demoCommand: Command = {
     print(`edges go to ${redactDatabaseUrl(databaseUrl)}`);
     // The embedded database is one session: one connection. A server gets a normal pool.
     const pool = createPool(databaseUrl, log, { max: embedded === null ? 3 : 1 });
-    let aggregator: Aggregator | null = null;
+    const stop = new AbortController();
+    void shutdown.received.then(() => stop.abort());
     try {
       await migrate(pool);
       const problems: string[] = [];
@@ -120,24 +121,24 @@ export const demoCommand: Command = {
         tls,
         keepaliveMs: 0,
       };
-      aggregator = await Aggregator.start({
+      const job = new AggregateJob({
+        instance: 'demo',
         pool,
-        client: createGoldmaneClient(goldmane),
+        createClient: () => createGoldmaneClient(goldmane),
         ingest: config.ingest,
         log: log.child({ component: 'aggregate' }),
         metrics: createAggregatorMetrics({ processMetrics: false }),
       });
+      const running = job.run(stop.signal);
       print('aggregator streaming; the first report follows in a few seconds (Ctrl-C to stop)\n');
 
       const reporter = new ProgressReporter(pool, print, log);
       await reporter.start();
       const timer = setInterval(() => void reporter.report(), REPORT_INTERVAL_MS);
-      const stopAfter =
-        durationMs === null ? null : new Promise((resolve) => setTimeout(resolve, durationMs).unref());
-      await Promise.race([shutdown.received, aggregator.failed, ...(stopAfter === null ? [] : [stopAfter])]);
+      const stopAfter = durationMs === null ? null : setTimeout(() => stop.abort(), durationMs);
+      const { committed } = await running;
       clearInterval(timer);
-      const { committed } = await aggregator.stop();
-      aggregator = null;
+      if (stopAfter !== null) clearTimeout(stopAfter);
       await reporter.report();
       print(
         committed
@@ -149,8 +150,8 @@ export const demoCommand: Command = {
       );
       return committed ? EXIT_CODES.OK : EXIT_CODES.INTERNAL;
     } finally {
+      stop.abort();
       shutdown.dispose();
-      if (aggregator !== null) await aggregator.stop();
       await simulator.stop();
       await pool.end();
       await embedded?.stop();
