@@ -304,7 +304,6 @@ export class Aggregator {
   private fail(error: AppError): void {
     if (this.fatal !== null) return;
     this.fatal = error;
-    this.deps.log.error({ code: error.code }, error.message);
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     void this.stream.stop();

@@ -81,16 +81,20 @@ function checkValidity(
   }
 }
 
+// PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional OpenSSL ("Proc-Type: 4,ENCRYPTED") forms.
+const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/;
+
 function parseKey(path: string, pem: Buffer, problems: string[]): KeyObject | null {
+  if (ENCRYPTED_KEY.test(pem.toString('utf8'))) {
+    problems.push(
+      `TLS_KEY_PATH: ${path} is encrypted; provide the key unencrypted (as in a Kubernetes TLS secret)`,
+    );
+    return null;
+  }
   try {
     return createPrivateKey(pem);
-  } catch (error) {
-    const encrypted = /passphrase|encrypted/i.test((error as Error).message);
-    problems.push(
-      encrypted
-        ? `TLS_KEY_PATH: ${path} is encrypted; provide the key unencrypted (as in a Kubernetes TLS secret)`
-        : `TLS_KEY_PATH: ${path} does not parse as a PEM private key`,
-    );
+  } catch {
+    problems.push(`TLS_KEY_PATH: ${path} does not parse as a PEM private key`);
     return null;
   }
 }

@@ -15,6 +15,8 @@ const MIGRATION_LOCK_KEY = 7_201_554_301;
 export interface Migration {
   readonly version: number;
   readonly name: string;
+  /** The file name, e.g. 0001_edge.sql. */
+  readonly file: string;
   readonly sql: string;
 }
 
@@ -25,6 +27,7 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((file) => ({
       version: Number(file.slice(0, 4)),
       name: file.slice(5, -4),
+      file,
       sql: readFileSync(`${dir}/${file}`, 'utf8'),
     }));
 }
@@ -65,7 +68,7 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
       } catch (error) {
         throw new AppError(
           'MIGRATION_FAILED',
-          `migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`,
+          `migration ${migration.file} failed: ${(error as Error).message}`,
           { cause: error },
         );
       }

@@ -22,7 +22,7 @@ export const migrateCommand: Command = {
           cause: error,
         });
       });
-      const applied = result.applied.map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
+      const applied = result.applied.map((m) => m.file);
       stdout.write(
         applied.length === 0
           ? `schema is up to date (version ${result.current})\n`
