@@ -7,11 +7,24 @@ import { readFileSync } from 'node:fs';
 import { AppError, EXIT_CODES } from '../errors.js';
 import { PROGRAM, commandHelp, parseCommandArgs, type Command, type CommandContext } from './command.js';
 import { aggregateCommand } from './commands/aggregate.js';
+import { allowlistCommand } from './commands/allowlist.js';
 import { demoCommand } from './commands/demo.js';
+import { digestCommand } from './commands/digest.js';
+import { edgesCommand } from './commands/edges.js';
 import { migrateCommand } from './commands/migrate.js';
+import { policyCommand } from './commands/policy.js';
 import { simulateCommand } from './commands/simulate.js';
 
-export const COMMANDS: readonly Command[] = [aggregateCommand, migrateCommand, simulateCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [
+  aggregateCommand,
+  migrateCommand,
+  simulateCommand,
+  demoCommand,
+  digestCommand,
+  edgesCommand,
+  allowlistCommand,
+  policyCommand,
+];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {

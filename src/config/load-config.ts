@@ -199,3 +199,75 @@ export function loadDemoConfig(env: Env, flags: FlagValues = {}): DemoConfig {
   reader.throwIfProblems();
   return Object.freeze(config);
 }
+
+export interface DigestConfig {
+  /** null: the demo's embedded database (the digest's --demo-data-dir flag). */
+  readonly databaseUrl: string | null;
+  /** null: a dry run (DRY_RUN, or SLACK_WEBHOOK_URL empty). */
+  readonly webhookUrl: string | null;
+  /** SLACK_CHANNEL; null: the payload carries no channel. */
+  readonly channel: string | null;
+  /** SLACK_WEBHOOK_URL is empty and DRY_RUN was not asked for: warn that nothing is posted. */
+  readonly dryRunForced: boolean;
+  readonly firstRunWindowMs: number;
+  readonly timeZone: string;
+  readonly logging: LoggingConfig;
+}
+
+const WEBHOOK_URL_HINT = 'set it to the incoming webhook, https://hooks.slack.com/services/...';
+
+/**
+ * Checks SLACK_WEBHOOK_URL without ever echoing it: its path is the credential. Plain http only
+ * to a loopback address (a local stand-in for Slack).
+ */
+export function checkWebhookUrl(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `SLACK_WEBHOOK_URL is not a URL (value not shown: it is a secret); ${WEBHOOK_URL_HINT}`;
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    return `SLACK_WEBHOOK_URL must start with https:// (it starts with ${url.protocol}//); ${WEBHOOK_URL_HINT}`;
+  }
+  return null;
+}
+
+export function loadDigestConfig(
+  env: Env,
+  flags: FlagValues = {},
+  options: { readonly embeddedDatabase?: boolean } = {},
+): DigestConfig {
+  const reader = new SettingsReader(env, flags);
+  let databaseUrl: string | null = null;
+  if (options.embeddedDatabase !== true) databaseUrl = readDatabaseUrl(reader);
+  else if (reader.string('DATABASE_URL') !== undefined) {
+    reader.problems.push('--demo-data-dir and DATABASE_URL are both set; use one');
+  }
+  const webhookUrl = reader.string('SLACK_WEBHOOK_URL') ?? null;
+  if (webhookUrl !== null) {
+    const problem = checkWebhookUrl(webhookUrl);
+    if (problem !== null) reader.problems.push(problem);
+  }
+  const dryRun = reader.boolean('DRY_RUN');
+  const timeZone = reader.string('DIGEST_TIMEZONE') ?? 'UTC';
+  try {
+    new Intl.DateTimeFormat('en', { timeZone });
+  } catch {
+    reader.problems.push(
+      `${reader.source('DIGEST_TIMEZONE')}: "${timeZone}" is not an IANA timezone (e.g. Europe/London, UTC)`,
+    );
+  }
+  const config: DigestConfig = {
+    databaseUrl,
+    webhookUrl: dryRun ? null : webhookUrl,
+    channel: reader.string('SLACK_CHANNEL')?.trim() || null,
+    dryRunForced: !dryRun && webhookUrl === null,
+    firstRunWindowMs: reader.durationMs('DIGEST_FIRST_RUN_WINDOW', { allowZero: true }),
+    timeZone,
+    logging: readLogging(reader),
+  };
+  reader.throwIfProblems();
+  return Object.freeze(config);
+}

@@ -119,6 +119,45 @@ export const SETTINGS = [
       "Keep flows to or from endpoints without a namespace (networks, host endpoints) as edges to or from the namespace '-'. Off by default: the runbook's trail is in-cluster only.",
   },
   {
+    env: 'POLICY_DNS_BASELINE',
+    commands: ['policy'],
+    default: 'kube-system/k8s-app=kube-dns:53',
+    description:
+      'The DNS rule every generated egress policy starts with, UDP and TCP: NAMESPACE[/KEY=VALUE]:PORT (the pods with label KEY=VALUE in NAMESPACE, or all its pods), or none.',
+  },
+  {
+    env: 'SLACK_WEBHOOK_URL',
+    commands: ['digest'],
+    description:
+      'Slack incoming webhook the digest posts to (https://hooks.slack.com/services/...). Empty: the digest runs dry (prints, sends nothing) with a warning.',
+    secret: true,
+  },
+  {
+    env: 'SLACK_CHANNEL',
+    commands: ['digest'],
+    description:
+      'Channel override put in the payload (#alerts). Leave unset for a channel-bound webhook: such a webhook answers 404 channel_not_found to any override.',
+  },
+  {
+    env: 'DRY_RUN',
+    commands: ['digest'],
+    default: 'false',
+    description: 'Print the exact Slack payloads on stdout instead of posting them; records nothing.',
+  },
+  {
+    env: 'DIGEST_FIRST_RUN_WINDOW',
+    commands: ['digest'],
+    default: '24h',
+    description:
+      'The first digest ever reports edges recorded this long before it; later ones report everything since the last successful digest. 0: start from now.',
+  },
+  {
+    env: 'DIGEST_TIMEZONE',
+    commands: ['digest'],
+    default: 'UTC',
+    description: 'IANA timezone of the dates in the digest (Europe/London).',
+  },
+  {
     env: 'LOG_LEVEL',
     commands: LOGGING_COMMANDS,
     default: 'info',
