@@ -9,6 +9,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -16,6 +17,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          // Runs after the unit suite, with its own worker limit.
+          sequence: { groupOrder: 1 },
           // Each file gets its own database; two cores, so two files at a time.
           pool: 'forks',
           maxWorkers: 2,
