@@ -13,6 +13,8 @@ import {
   insertEdges,
   logLines,
   OK,
+  recordPreviousDigest,
+  resetDigestTables,
   startFakeSlack,
   WEBHOOK_SECRET,
   type FakeSlack,
@@ -56,21 +58,13 @@ afterAll(async () => {
 beforeEach(async () => {
   await slack?.close();
   slack = null;
-  await pool.query('TRUNCATE edge, edge_recorded, digest_edge, digest_message, digest_run');
+  await resetDigestTables(pool);
 });
-
-async function previousDigestAt(iso: string): Promise<void> {
-  await pool.query(
-    `INSERT INTO digest_run (window_from, window_to, status, edge_count, message_count, finished_at)
-     VALUES ($1::timestamptz - interval '1 day', $1, 'posted', 0, 0, $1)`,
-    [iso],
-  );
-}
 
 describe('goldmane-edge-aggregator digest', () => {
   it('DRY_RUN=1 (the runbook smoke test) prints the exact payload, byte for byte, and nothing else', async () => {
     slack = await startFakeSlack();
-    await previousDigestAt('2026-06-24T07:00:00Z');
+    await recordPreviousDigest(pool, '2026-06-24T07:00:00Z');
     await insertEdges(pool, FIXED_EDGES);
     const result = await runCli(['digest'], {
       DATABASE_URL: databaseUrl,
@@ -90,7 +84,7 @@ describe('goldmane-edge-aggregator digest', () => {
 
   it('posts what the dry run printed, exit 0; a retried Job then posts nothing', async () => {
     slack = await startFakeSlack();
-    await previousDigestAt('2026-06-24T07:00:00Z');
+    await recordPreviousDigest(pool, '2026-06-24T07:00:00Z');
     await insertEdges(pool, FIXED_EDGES);
     const env = {
       DATABASE_URL: databaseUrl,
@@ -146,12 +140,19 @@ describe('goldmane-edge-aggregator digest', () => {
     expect(slack.requests[1]!.at - slack.requests[0]!.at).toBeGreaterThanOrEqual(1000);
     expect((await digestMessages(pool)).map((m) => m.status)).toEqual(['accepted', 'sending', 'pending']);
 
+    // A dry run now shows what the resumed run will send: messages 2 and 3, as planned.
+    const preview = await runCli(['digest'], { ...env, DRY_RUN: '1' });
+    expect(preview.code).toBe(0);
+    const previewed = preview.stdout.split('\n');
+    expect(previewed).toEqual([killedAttempt, expect.stringContaining('(3/3)'), '']);
+    expect((await digestMessages(pool)).map((m) => m.status)).toEqual(['accepted', 'sending', 'pending']);
+
     dying = false;
     slack.requests.length = 0;
     const resumed = await runCli(['digest'], env);
     expect(resumed.code).toBe(0);
     // Message 2's answer was never learned: it is sent again (the documented rule), then message 3.
-    expect(slack.requests.map((r) => r.body)).toEqual([killedAttempt, expect.stringContaining('(3/3)')]);
+    expect(slack.requests.map((r) => r.body)).toEqual([killedAttempt, previewed[1]]);
     expect(slack.requests[1]!.at - slack.requests[0]!.at).toBeGreaterThanOrEqual(1000);
     expect(logLines(resumed.stderr).map((l) => l.msg)).toEqual([
       expect.stringMatching(

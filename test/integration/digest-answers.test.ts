@@ -13,6 +13,8 @@ import {
   insertEdges,
   logLines,
   OK,
+  recordPreviousDigest,
+  resetDigestTables,
   runDigestCommand,
   startFakeSlack,
   WEBHOOK_SECRET,
@@ -48,12 +50,8 @@ afterAll(async () => {
 beforeEach(async () => {
   await slack?.close();
   slack = null;
-  await pool.query('TRUNCATE edge, edge_recorded, digest_edge, digest_message, digest_run');
-  await pool.query(
-    `INSERT INTO digest_run (window_from, window_to, status, edge_count, message_count, finished_at)
-     VALUES ($1::timestamptz - interval '1 day', $1, 'posted', 0, 0, $1)`,
-    [PREVIOUS_DIGEST_END],
-  );
+  await resetDigestTables(pool);
+  await recordPreviousDigest(pool, PREVIOUS_DIGEST_END.toISOString());
   await insertEdges(pool, [
     { src: 'web', dst: 'shop', action: 'deny', firstSeen: '2026-06-24T21:05:00Z', flowCount: '3' },
     { src: 'shop', dst: 'db', action: 'allow', firstSeen: '2026-06-24T09:31:00Z', flowCount: '9' },

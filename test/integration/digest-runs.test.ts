@@ -14,6 +14,7 @@ import {
   fakeClock,
   insertEdges,
   logLines,
+  resetDigestTables,
   runDigestCommand,
   shiftHistory,
   startFakeSlack,
@@ -38,7 +39,7 @@ beforeEach(async () => {
   await slack?.close();
   slack = await startFakeSlack();
   env = { DATABASE_URL: databaseUrl, SLACK_WEBHOOK_URL: slack.url };
-  await pool.query('TRUNCATE edge, edge_recorded, digest_edge, digest_message, digest_run');
+  await resetDigestTables(pool);
 });
 
 /** "src>dst:action" of every edge line in the posted messages, in order. */
@@ -117,6 +118,33 @@ describe('which edges a digest reports', () => {
       [2, 'accepted', 1],
       [3, 'accepted', 1],
     ]);
+  });
+
+  it('F16: the 2nd of 3 messages gets 429 Retry-After: 3; the same message is resent 3 s later', async () => {
+    await slack.close();
+    slack = await startFakeSlack((index) =>
+      index === 1
+        ? { status: 429, body: 'rate_limited', headers: { 'retry-after': '3' } }
+        : { status: 200, body: 'ok' },
+    );
+    env.SLACK_WEBHOOK_URL = slack.url;
+    await insertEdges(
+      pool,
+      Array.from({ length: 120 }, (_, i) => ({ src: 'shop', dst: `svc-${String(i).padStart(3, '0')}` })),
+    );
+    const clock = fakeClock();
+    expect((await runDigestCommand(env, { clock })).code).toBe(0);
+    const bodies = slack.requests.map((r) => r.body);
+    expect(bodies).toHaveLength(4);
+    expect(bodies[2]).toBe(bodies[1]);
+    expect(bodies.map((b) => /\((\d)\/3\)"/.exec(b)?.[1])).toEqual(['1', '2', '2', '3']);
+    expect(clock.sleeps).toEqual([1000, 3000, 1000]);
+    expect((await digestMessages(pool)).map((m) => [m.seq, m.status, m.attempts])).toEqual([
+      [1, 'accepted', 1],
+      [2, 'accepted', 2],
+      [3, 'accepted', 1],
+    ]);
+    expect(new Set(await announcedEdges(pool)).size).toBe(120);
   });
 
   it('two runs in a row on the same data: exactly one POST (a retried Job posts nothing again)', async () => {

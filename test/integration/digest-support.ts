@@ -161,6 +161,20 @@ export async function insertEdges(pool: pg.Pool, edges: readonly EdgeFixture[]):
   }
 }
 
+/** Empties the edge and digest tables between tests. */
+export async function resetDigestTables(pool: pg.Pool): Promise<void> {
+  await pool.query('TRUNCATE edge, edge_recorded, digest_edge, digest_message, digest_run');
+}
+
+/** A successful digest that ended at `end` (ISO): the "since" of the next message. */
+export async function recordPreviousDigest(pool: pg.Pool, end: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO digest_run (window_from, window_to, status, edge_count, message_count, finished_at)
+     VALUES ($1::timestamptz - interval '1 day', $1, 'posted', 0, 0, $1)`,
+    [end],
+  );
+}
+
 /**
  * Moves the whole history (runs, and every edge recorded so far) back in time, as if it all
  * happened `interval` ago: a way to model yesterday without waiting a day.

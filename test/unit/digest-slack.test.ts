@@ -150,6 +150,34 @@ describe('explainSlackFailure', () => {
     );
   });
 
+  it('says what to do for each refusal', () => {
+    const advice = (status: number, body: string): string => {
+      const text = explainSlackFailure(
+        { ok: false, attempts: 1, reason: 'refused', answer: { kind: 'refused', status, body } },
+        one,
+        null,
+      );
+      const prefix = `Slack did not accept the digest message: ${`${status} ${body}`.trim()}; `;
+      expect(text.startsWith(prefix) && text.endsWith(`; ${NEXT}`)).toBe(true);
+      return text.slice(prefix.length, -`; ${NEXT}`.length);
+    };
+    expect(advice(404, 'no_service')).toBe(
+      'the webhook was revoked or disabled; create a new incoming webhook and update the secret that holds SLACK_WEBHOOK_URL',
+    );
+    expect(advice(403, 'action_prohibited')).toBe(
+      'the workspace does not allow this webhook to post here; ask a Slack admin',
+    );
+    expect(advice(400, 'invalid_payload')).toBe(
+      'Slack rejected the message itself, which is a bug in the digest; please report it with this log',
+    );
+    expect(advice(302, '')).toBe(
+      'the webhook URL redirects, which Slack webhooks never do; check SLACK_WEBHOOK_URL',
+    );
+    expect(advice(418, "I'm a teapot")).toBe(
+      'not retried: sending the same message again would get the same answer',
+    );
+  });
+
   it('answerText', () => {
     expect(answerText({ kind: 'network-error', description: 'fetch failed' })).toBe(
       'no answer: fetch failed',
