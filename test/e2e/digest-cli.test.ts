@@ -173,6 +173,14 @@ describe('goldmane-edge-aggregator digest', () => {
     expect(slack.requests).toHaveLength(2);
   });
 
+  it('--demo-data-dir without a demo database says to run the demo first (exit 2)', async () => {
+    const result = await runCli(['digest', '--demo-data-dir', '/nonexistent/demo'], { DRY_RUN: '1' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'error [USAGE]: --demo-data-dir: no demo database in /nonexistent/demo/pgdata; run the demo first\n',
+    );
+  });
+
   it('a configuration error exits 3', async () => {
     const result = await runCli(['digest'], { DIGEST_TIMEZONE: 'Europe/Londn' });
     expect(result.code).toBe(3);

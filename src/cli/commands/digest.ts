@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadDigestConfig, loadLoggingConfig } from '../../config/load-config.js';
 import { runDigest } from '../../digest/run-digest.js';
@@ -58,7 +59,12 @@ export function createDigestCommand(
       let embedded: EmbeddedPostgres | null = null;
       let databaseUrl = config.databaseUrl;
       if (databaseUrl === null) {
-        embedded = await startEmbeddedPostgres(join(demoDir ?? '.demo', 'pgdata'));
+        const dataDir = join(demoDir ?? '.demo', 'pgdata');
+        // Opening a missing directory would create an empty database and report "nothing new".
+        if (!existsSync(dataDir)) {
+          throw new AppError('USAGE', `--demo-data-dir: no demo database in ${dataDir}; run the demo first`);
+        }
+        embedded = await startEmbeddedPostgres(dataDir);
         databaseUrl = embedded.url;
       }
       // One connection: the digest lock is held by the session that sends.
