@@ -83,9 +83,11 @@ export class AggregateJob {
       lastHolder = null;
       const aggregator = Aggregator.start(this.options, writerId, claim.cursor);
       this.aggregator = aggregator;
+      this.options.metrics.active.set(1);
       const superseded = await Promise.race([aggregator.failed, aborted(abort)]);
       const result = await aggregator.stop();
       this.aggregator = null;
+      this.options.metrics.active.set(0);
       if (superseded === null) return result;
       log.warn({ code: superseded.code }, `${superseded.message}; standing by`);
       fromSameInstance = false;

@@ -40,6 +40,10 @@ export interface AggregatorDeps {
 
 export interface AggregatorHealth {
   readonly stream: FlowStream['state'];
+  /** When this process became the owner and started streaming. */
+  readonly activeSince: Date;
+  /** Last time (sampled every second) the stream was open on a ready connection. */
+  readonly lastConnectedAt: Date | null;
   readonly lastCommitAt: Date | null;
   readonly lastDatabaseError: { readonly message: string; readonly at: Date } | null;
   readonly pendingEdges: number;
@@ -71,6 +75,8 @@ export class Aggregator {
   private retryAt = 0;
   private lastFlushAt = 0;
   private lastCommitAt: Date | null = null;
+  private readonly activeSince = new Date();
+  private lastConnectedAt: Date | null = null;
   private lastDatabaseError: { message: string; at: Date } | null = null;
   private observedUntil: number | null;
   private counts: RecordCounts = { received: 0, duplicate: 0, dropped: new Map(), newestEnd: 0 };
@@ -122,6 +128,8 @@ export class Aggregator {
   health(): AggregatorHealth {
     return {
       stream: this.stream.state,
+      activeSince: this.activeSince,
+      lastConnectedAt: this.lastConnectedAt,
       lastCommitAt: this.lastCommitAt,
       lastDatabaseError: this.lastDatabaseError,
       pendingEdges: this.ledger.pendingEdges + (this.inFlight?.batch.edges.size ?? 0),
@@ -220,7 +228,9 @@ export class Aggregator {
     metrics.flowsDuplicate.inc(counts.duplicate);
     for (const [reason, count] of counts.dropped) metrics.flowsDropped.inc({ reason }, count);
     if (counts.newestEnd > 0) metrics.newestFlowTime.set(counts.newestEnd);
-    metrics.streamConnected.set(this.stream.isConnected() ? 1 : 0);
+    const connected = this.stream.isConnected();
+    if (connected) this.lastConnectedAt = new Date();
+    metrics.streamConnected.set(connected ? 1 : 0);
     metrics.pendingEdges.set(this.health().pendingEdges);
   }
 

@@ -103,6 +103,11 @@ export function createAggregatorMetrics(options: { processMetrics?: boolean } = 
       help: 'Gaps recorded because the aggregator was away longer than Goldmane keeps flows.',
       registers: [registry],
     }),
+    active: new Gauge({
+      name: `${PREFIX}active`,
+      help: '1 while this aggregator owns the ingest cursor and streams; 0 while it stands by (another one owns it).',
+      registers: [registry],
+    }),
     pendingEdges: new Gauge({
       name: `${PREFIX}pending_edges`,
       help: 'Distinct edges held in memory waiting to be written.',

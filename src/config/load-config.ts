@@ -40,6 +40,8 @@ export interface AggregateConfig {
   readonly goldmane: GoldmaneConfig;
   readonly databaseUrl: string;
   readonly ingest: IngestConfig;
+  /** 0 = no HTTP server. */
+  readonly httpPort: number;
   readonly logging: LoggingConfig;
 }
 
@@ -174,6 +176,7 @@ export function loadAggregateConfig(env: Env, flags: FlagValues = {}, now = new 
     },
     databaseUrl: readDatabaseUrl(reader),
     ingest: readIngest(reader),
+    httpPort: reader.port('HTTP_PORT'),
     logging: readLogging(reader),
   };
   reader.throwIfProblems();

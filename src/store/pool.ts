@@ -69,3 +69,25 @@ export function isRowError(error: unknown): boolean {
   const state = sqlState(error);
   return state !== undefined && (state.startsWith('22') || state.startsWith('23'));
 }
+
+/** A readiness check should answer fast: a database slower than this counts as unreachable. */
+const PING_TIMEOUT_MS = 2_000;
+
+/** Null if the database answers `SELECT 1` in time, else why not. */
+export async function pingDatabase(pool: Pool, timeoutMs = PING_TIMEOUT_MS): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
+  });
+  try {
+    return await Promise.race([
+      pool.query('SELECT 1').then(
+        () => null,
+        (error: unknown) => describeDatabaseError(error).message,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

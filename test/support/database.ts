@@ -1,12 +1,16 @@
 /**
  * A fresh database per test file on the local PostgreSQL (TEST_DATABASE_URL, default
- * postgres://postgres@127.0.0.1:5432/postgres). Databases are dropped at the start of the next
- * run, not at the end, so a failed test's data can be inspected.
+ * postgres://postgres@127.0.0.1:5432/postgres). Databases are dropped by a later run, not at the
+ * end, so a failed test's data can be inspected; only those older than STALE_AFTER_SECONDS, so
+ * that two runs on one machine (two developers, or CI beside a developer) never drop each
+ * other's databases mid-test. The creation time is part of the name.
  */
 import pg from 'pg';
 
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_DATABASE_PREFIX = 'gea_t_';
+/** Longer than any run of the suite. */
+const STALE_AFTER_SECONDS = 20 * 60;
 
 export function databaseUrl(name: string): string {
   const url = new URL(ADMIN_URL);
@@ -20,7 +24,8 @@ export async function createTestDatabase(label: string): Promise<{ name: string;
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
     .slice(0, 30);
-  const name = `${TEST_DATABASE_PREFIX}${safe}_${Math.random().toString(36).slice(2, 8)}`;
+  const created = Math.floor(Date.now() / 1000).toString(36);
+  const name = `${TEST_DATABASE_PREFIX}${safe}_${created}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   try {
@@ -39,8 +44,12 @@ export async function dropTestDatabases(): Promise<number> {
       `SELECT datname FROM pg_database WHERE datname LIKE $1`,
       [`${TEST_DATABASE_PREFIX}%`],
     );
-    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
-    return rows.length;
+    const staleBefore = Date.now() / 1000 - STALE_AFTER_SECONDS;
+    const stale = rows
+      .map(({ datname }) => ({ datname, created: parseInt(/_([0-9a-z]+)_[0-9a-z]+$/.exec(datname)?.[1] ?? '0', 36) }))
+      .filter(({ created }) => created < staleBefore);
+    for (const { datname } of stale) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    return stale.length;
   } finally {
     await admin.end();
   }

@@ -54,6 +54,8 @@ export function aggregateEnv(
     FLUSH_INTERVAL: '200ms',
     BUCKET_QUIET_PERIOD: '300ms',
     GOLDMANE_KEEPALIVE: '0',
+    // Off unless a test asks for it: parallel aggregators must not fight over port 8080.
+    HTTP_PORT: '0',
     LOG_FORMAT: 'json',
     ...extra,
   };

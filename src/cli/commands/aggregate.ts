@@ -1,11 +1,13 @@
 import { AggregateJob } from '../../aggregate/aggregate-job.js';
 import { createAggregatorMetrics } from '../../aggregate/metrics.js';
 import { loadAggregateConfig, loadLoggingConfig, redactDatabaseUrl } from '../../config/load-config.js';
-import { EXIT_CODES } from '../../errors.js';
+import { AppError, EXIT_CODES } from '../../errors.js';
 import { createGoldmaneClient } from '../../goldmane/channel.js';
 import { createLogger } from '../../log/logger.js';
 import { migrate } from '../../store/migrate.js';
-import { createPool } from '../../store/pool.js';
+import { createPool, pingDatabase } from '../../store/pool.js';
+import { startHttpServer } from '../../http/http-server.js';
+import { readiness } from '../../http/readiness.js';
 import { WaitAborted, retryUntilDatabaseReady } from '../../store/wait-for-database.js';
 import type { Command } from '../command.js';
 import { listenForShutdown } from '../signals.js';
@@ -37,6 +39,30 @@ export const aggregateCommand: Command = {
     );
     const shutdown = listenForShutdown();
     const pool = createPool(config.databaseUrl, log);
+    const metrics = createAggregatorMetrics();
+    const job = new AggregateJob({
+      instance: config.instance,
+      pool,
+      createClient: () => createGoldmaneClient(goldmane),
+      ingest: config.ingest,
+      log,
+      metrics,
+    });
+    // Up before the database is, so that /healthz answers and /readyz says what it waits for.
+    const http =
+      config.httpPort === 0
+        ? null
+        : await startHttpServer({
+            port: config.httpPort,
+            registry: metrics.registry,
+            readiness: async () => readiness(job.health(), await pingDatabase(pool), Date.now()),
+            log,
+          }).catch((error: unknown) => {
+            throw new AppError(
+              'CONFIG_INVALID',
+              `cannot serve HTTP on port ${config.httpPort}: ${(error as Error).message}`,
+            );
+          });
     try {
       try {
         const migrated = await retryUntilDatabaseReady(
@@ -46,26 +72,19 @@ export const aggregateCommand: Command = {
           shutdown.abort,
         );
         log.info(
-          { version: migrated.current, applied: migrated.applied.map((m) => m.version) },
+          { version: migrated.current, applied: migrated.applied.map((m) => m.file) },
           'database schema ready',
         );
       } catch (error) {
         if (error instanceof WaitAborted) return EXIT_CODES.OK;
         throw error;
       }
-      const job = new AggregateJob({
-        instance: config.instance,
-        pool,
-        createClient: () => createGoldmaneClient(goldmane),
-        ingest: config.ingest,
-        log,
-        metrics: createAggregatorMetrics(),
-      });
       const { committed } = await job.run(shutdown.abort);
       log.info(committed ? 'stopped; everything received is committed' : 'stopped');
       return committed ? EXIT_CODES.OK : EXIT_CODES.INTERNAL;
     } finally {
       shutdown.dispose();
+      await http?.close();
       await pool.end();
     }
   },
