@@ -158,6 +158,12 @@ export const SETTINGS = [
     description: 'IANA timezone of the dates in the digest (Europe/London).',
   },
   {
+    env: 'HTTP_PORT',
+    commands: ['aggregate'],
+    default: '8080',
+    description: 'Port of /metrics, /healthz and /readyz; 0 turns the HTTP server off.',
+  },
+  {
     env: 'LOG_LEVEL',
     commands: LOGGING_COMMANDS,
     default: 'info',
