@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { SETTINGS, flagOf, type SettingSpec } from '../config/settings.js';
-import { COMMANDS } from './main.js';
+import { loadAllCommands } from './commands.js';
 
 const START = '<!-- generated:start (npm run docs:config) -->';
 const END = '<!-- generated:end -->';
@@ -19,7 +19,8 @@ function settingRow(setting: SettingSpec): string {
   return `| \`${setting.env}\` | ${flag} | ${setting.commands.join(', ')} | ${fallback} | ${cell(setting.description)} |`;
 }
 
-export function renderConfigurationTables(): string {
+export async function renderConfigurationTables(): Promise<string> {
+  const commands = await loadAllCommands();
   const settings = [
     '### Settings (environment variable, or the flag that overrides it)',
     '',
@@ -32,7 +33,7 @@ export function renderConfigurationTables(): string {
     '',
     '| Command | Flag | Default | Meaning |',
     '|---|---|---|---|',
-    ...COMMANDS.flatMap((command) =>
+    ...commands.flatMap((command) =>
       command.flags.map(
         (flag) =>
           `| ${command.name} | \`--${flag.name}${flag.type === 'string' ? ` ${flag.placeholder ?? 'VALUE'}` : ''}\` | ${flag.default === undefined ? '' : `\`${flag.default}\``} | ${cell(flag.description)} |`,
@@ -50,13 +51,13 @@ export function generatedPart(document: string): string | null {
   return document.slice(start + START.length, end).trim();
 }
 
-export function updateConfigurationDoc(path: string): void {
+export async function updateConfigurationDoc(path: string): Promise<void> {
   const document = readFileSync(path, 'utf8');
   const start = document.indexOf(START);
   const end = document.indexOf(END);
   if (start === -1 || end === -1) throw new Error(`${path} has no ${START} ... ${END} markers`);
   writeFileSync(
     path,
-    `${document.slice(0, start + START.length)}\n${renderConfigurationTables()}\n${document.slice(end)}`,
+    `${document.slice(0, start + START.length)}\n${await renderConfigurationTables()}\n${document.slice(end)}`,
   );
 }

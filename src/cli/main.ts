@@ -5,26 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { AppError, EXIT_CODES } from '../errors.js';
-import { PROGRAM, commandHelp, parseCommandArgs, type Command, type CommandContext } from './command.js';
-import { aggregateCommand } from './commands/aggregate.js';
-import { allowlistCommand } from './commands/allowlist.js';
-import { demoCommand } from './commands/demo.js';
-import { digestCommand } from './commands/digest.js';
-import { edgesCommand } from './commands/edges.js';
-import { migrateCommand } from './commands/migrate.js';
-import { policyCommand } from './commands/policy.js';
-import { simulateCommand } from './commands/simulate.js';
-
-export const COMMANDS: readonly Command[] = [
-  aggregateCommand,
-  migrateCommand,
-  simulateCommand,
-  demoCommand,
-  digestCommand,
-  edgesCommand,
-  allowlistCommand,
-  policyCommand,
-];
+import { PROGRAM, commandHelp, parseCommandArgs, type CommandContext } from './command.js';
+import { COMMANDS, loadAllCommands } from './commands.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -33,9 +15,10 @@ function version(): string {
   return pkg.version;
 }
 
-function programHelp(): string {
-  const width = Math.max(...COMMANDS.map((command) => command.name.length));
-  const lines = COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+async function programHelp(): Promise<string> {
+  const commands = await loadAllCommands();
+  const width = Math.max(...commands.map((command) => command.name.length));
+  const lines = commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
   return `Usage: ${PROGRAM} <command> [flags]
 
 Turns Calico Goldmane's flow stream into a durable who-talks-to-whom edge table in PostgreSQL.
@@ -61,20 +44,21 @@ export async function main(
   try {
     const [name, ...rest] = args;
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-      (name === undefined ? io.stderr : io.stdout).write(programHelp());
+      (name === undefined ? io.stderr : io.stdout).write(await programHelp());
       return name === undefined ? EXIT_CODES.USAGE : EXIT_CODES.OK;
     }
     if (name === '--version') {
       io.stdout.write(`${version()}\n`);
       return EXIT_CODES.OK;
     }
-    const command = COMMANDS.find((candidate) => candidate.name === name);
-    if (command === undefined) {
+    const entry = COMMANDS.find((candidate) => candidate.name === name);
+    if (entry === undefined) {
       throw new AppError(
         'USAGE',
         `unknown command "${name}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`,
       );
     }
+    const command = await entry.load();
     const { flags, positionals } = parseCommandArgs(command, rest);
     if (flags.help === true) {
       io.stdout.write(commandHelp(command));

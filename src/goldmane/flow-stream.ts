@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.js';
 import { decodeFlowResult, type FlowRecord, type MalformedFlow } from './decode-flow-result.js';
-import { FLOWS_STREAM_PATH, encodeFlowStreamRequest } from './proto.js';
+import { FLOWS_STREAM_PATH, encodeFlowStreamRequest } from './stream-request.js';
 
 /** First retry after about a second, doubling to at most 30 s (Felix's own client uses 1 s → 10 s). */
 export const RECONNECT_INITIAL_DELAY_MS = 1_000;
@@ -111,7 +111,7 @@ export class FlowStream {
   private open(): void {
     this.retryTimer = null;
     if (this.stopping) return;
-    const request = encodeFlowStreamRequest({ start_time_gte: this.handlers.begin() });
+    const request = encodeFlowStreamRequest(this.handlers.begin());
     this.received = 0;
     this.phase = 'calling';
     this.callsStarted++;

@@ -8,8 +8,7 @@ import protobuf from 'protobufjs';
 
 export const PROTO_PATH = fileURLToPath(new URL('../../proto/goldmane.proto', import.meta.url));
 
-/** The gRPC method path of Flows.Stream. */
-export const FLOWS_STREAM_PATH = '/goldmane.Flows/Stream';
+export { FLOWS_STREAM_PATH } from './stream-request.js';
 
 let root: protobuf.Root | undefined;
 
@@ -21,15 +20,6 @@ export function goldmaneProto(): protobuf.Root {
 
 export function messageType(name: 'FlowStreamRequest' | 'FlowResult' | 'Flow' | 'FlowKey'): protobuf.Type {
   return goldmaneProto().lookupType(`goldmane.${name}`);
-}
-
-export interface FlowStreamRequest {
-  start_time_gte?: number;
-  aggregation_interval?: number;
-}
-
-export function encodeFlowStreamRequest(request: FlowStreamRequest): Buffer {
-  return Buffer.from(messageType('FlowStreamRequest').encode(request).finish());
 }
 
 export function decodeFlowStreamRequest(bytes: Buffer): { start_time_gte: number } {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli/main.js';
+import { loadAllCommands } from '../../src/cli/commands.js';
+
+const COMMANDS = await loadAllCommands();
 import { runCli } from '../support/cli.js';
 import { createTestDatabase } from '../support/database.js';
 

@@ -7,14 +7,14 @@ import { SETTINGS } from '../../src/config/settings.js';
 import { SettingsReader } from '../../src/config/settings-reader.js';
 
 describe('docs/configuration.md', () => {
-  it('lists every setting and flag exactly as the code has them (regenerate with npm run docs:config)', () => {
+  it('lists every setting and flag exactly as the code has them (regenerate with npm run docs:config)', async () => {
     const document = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
-    expect(generatedPart(document)).toBe(renderConfigurationTables());
+    expect(generatedPart(document)).toBe(await renderConfigurationTables());
   });
 
-  it('documents every setting with a description, and marks secrets environment-only', () => {
+  it('documents every setting with a description, and marks secrets environment-only', async () => {
     for (const setting of SETTINGS) expect(setting.description.length, setting.env).toBeGreaterThan(10);
-    expect(renderConfigurationTables()).toContain('| `DATABASE_URL` | (environment only) |');
+    expect(await renderConfigurationTables()).toContain('| `DATABASE_URL` | (environment only) |');
   });
 });
 
