@@ -48,14 +48,6 @@ export interface Allowlist {
   readonly lastNewAllowedAt: Date | null;
 }
 
-function newest(edges: readonly ObservedEdge[]): Date | null {
-  let latest: Date | null = null;
-  for (const edge of edges) {
-    if (edge.enteredAt !== null && (latest === null || edge.enteredAt > latest)) latest = edge.enteredAt;
-  }
-  return latest;
-}
-
 function evidence(edge: ObservedEdge): DestinationEvidence {
   return { dst: edge.dst, firstSeen: edge.firstSeen, lastSeen: edge.lastSeen, flowCount: edge.flowCount };
 }
@@ -64,26 +56,45 @@ function evidence(edge: ObservedEdge): DestinationEvidence {
  * The allowlist of one namespace from its outbound edges (edges from other sources are ignored).
  * Order is kept as given: the store sorts by (src_ns, dst_ns, action) in SQL, so that lists come
  * out in the database's collation, exactly as the runbook's `ORDER BY dst_ns` does.
+ * One pass: `allowlist --all` runs it over every edge of the table.
  */
 export function deriveAllowlist(namespace: string, edges: readonly ObservedEdge[]): Allowlist {
-  const own = edges.filter((edge) => edge.src === namespace);
-  const deniedTo = new Set(own.filter((edge) => edge.action === 'deny').map((edge) => edge.dst));
-  return {
-    namespace,
-    allowed: own
-      .filter((edge) => edge.action === 'allow')
-      .map((edge) => ({
-        ...evidence(edge),
-        offCluster: edge.dst === NO_NAMESPACE,
-        alsoDenied: deniedTo.has(edge.dst),
-      })),
-    denied: own.filter((edge) => edge.action === 'deny').map(evidence),
-    other: own
-      .filter((edge) => edge.action !== 'allow' && edge.action !== 'deny')
-      .map((edge) => ({ ...evidence(edge), action: edge.action })),
-    lastNewEdgeAt: newest(own),
-    lastNewAllowedAt: newest(own.filter((edge) => edge.action === 'allow')),
-  };
+  const allowEdges: ObservedEdge[] = [];
+  const denied: DestinationEvidence[] = [];
+  const other: OtherEdge[] = [];
+  const deniedTo = new Set<string>();
+  let lastNewEdgeAt: Date | null = null;
+  let lastNewAllowedAt: Date | null = null;
+  for (const edge of edges) {
+    if (edge.src !== namespace) continue;
+    const entered = edge.enteredAt;
+    if (entered !== null) {
+      if (lastNewEdgeAt === null || entered.getTime() > lastNewEdgeAt.getTime()) lastNewEdgeAt = entered;
+      if (
+        edge.action === 'allow' &&
+        (lastNewAllowedAt === null || entered.getTime() > lastNewAllowedAt.getTime())
+      ) {
+        lastNewAllowedAt = entered;
+      }
+    }
+    if (edge.action === 'allow') {
+      allowEdges.push(edge);
+    } else if (edge.action === 'deny') {
+      denied.push(evidence(edge));
+      deniedTo.add(edge.dst);
+    } else {
+      other.push({ ...evidence(edge), action: edge.action });
+    }
+  }
+  const allowed = allowEdges.map((edge): AllowedDestination => ({
+    dst: edge.dst,
+    firstSeen: edge.firstSeen,
+    lastSeen: edge.lastSeen,
+    flowCount: edge.flowCount,
+    offCluster: edge.dst === NO_NAMESPACE,
+    alsoDenied: deniedTo.has(edge.dst),
+  }));
+  return { namespace, allowed, denied, other, lastNewEdgeAt, lastNewAllowedAt };
 }
 
 /**

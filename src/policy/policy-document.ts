@@ -8,9 +8,9 @@
  * What can never become an allow rule: a destination seen only with action deny (or pass or
  * unspecified), the off-cluster sentinel '-', and anything that is not a Kubernetes namespace name.
  */
-import { Document, type YAMLMap } from 'yaml';
 import { isValidNamespace } from '../edges/flow-to-edge.js';
 import type { AllowedDestination, Allowlist } from './allowlist.js';
+import { Commented, blockYaml } from './block-yaml.js';
 import type { DnsBaseline } from './dns-baseline.js';
 import { days, type Readiness, type TrailObservation } from './readiness.js';
 
@@ -57,10 +57,15 @@ function wrap(line: string, indent: string): string[] {
   return out;
 }
 
-/** A YAML comment (each line gets its own `#`); the yaml library escapes nothing in comments. */
-function comment(lines: readonly string[]): string {
+/**
+ * A YAML comment (each line gets its own `#`). Header lines are wrapped; a rule's evidence stays on
+ * one line so that it can be found with grep.
+ */
+function comment(lines: readonly string[], wrapLines = true): string {
   return lines
-    .flatMap((line) => (line === '' ? [''] : wrap(line, line.startsWith('- ') ? '    ' : '  ')))
+    .flatMap((line) =>
+      line === '' ? [''] : wrapLines ? wrap(line, line.startsWith('- ') ? '    ' : '  ') : [line],
+    )
     .map((line) => (line === '' ? '' : ` ${line}`))
     .join('\n');
 }
@@ -122,7 +127,7 @@ function evidenceComment(destination: AllowedDestination): string {
       `some traffic to ${destination.dst} was denied too: this rule allows all of it (see Attention)`,
     );
   }
-  return comment(lines);
+  return comment(lines, false);
 }
 
 function dnsComment(dns: DnsBaseline): string {
@@ -154,18 +159,17 @@ function k8sRules(input: PolicyInput, destinations: readonly AllowedDestination[
     if (input.dns.podLabel !== null) {
       peer.podSelector = { matchLabels: { [input.dns.podLabel.key]: input.dns.podLabel.value } };
     }
-    rules.push({
-      to: [peer],
-      ports: [
-        { protocol: 'UDP', port: input.dns.port },
-        { protocol: 'TCP', port: input.dns.port },
-      ],
-    });
+    const ports = [
+      { protocol: 'UDP', port: input.dns.port },
+      { protocol: 'TCP', port: input.dns.port },
+    ];
+    rules.push(new Commented(dnsComment(input.dns), { to: [peer], ports }));
   }
   for (const destination of destinations) {
-    rules.push({
+    const rule = {
       to: [{ namespaceSelector: { matchLabels: { [K8S_NAMESPACE_NAME_LABEL]: destination.dst } } }],
-    });
+    };
+    rules.push(new Commented(evidenceComment(destination), rule));
   }
   return rules;
 }
@@ -178,28 +182,28 @@ function calicoNamespace(name: string): string {
 function calicoRules(input: PolicyInput, destinations: readonly AllowedDestination[]): unknown[] {
   const rules: unknown[] = [];
   if (input.dns !== null) {
-    const destination: Record<string, unknown> = { namespaceSelector: calicoNamespace(input.dns.namespace) };
-    if (input.dns.podLabel !== null) {
-      destination.selector = `${input.dns.podLabel.key} == '${input.dns.podLabel.value}'`;
-    }
-    destination.ports = [input.dns.port];
-    // Calico rules with ports name one protocol each.
-    rules.push({ action: 'Allow', protocol: 'UDP', destination });
-    rules.push({
-      action: 'Allow',
-      protocol: 'TCP',
-      destination: { ...destination, ports: [input.dns.port] },
+    const dns = input.dns;
+    const destination = (): Record<string, unknown> => ({
+      namespaceSelector: calicoNamespace(dns.namespace),
+      ...(dns.podLabel === null ? {} : { selector: `${dns.podLabel.key} == '${dns.podLabel.value}'` }),
+      ports: [dns.port],
     });
+    // Calico rules with ports name one protocol each.
+    rules.push(
+      new Commented(dnsComment(dns), { action: 'Allow', protocol: 'UDP', destination: destination() }),
+    );
+    rules.push({ action: 'Allow', protocol: 'TCP', destination: destination() });
   }
   for (const destination of destinations) {
-    rules.push({ action: 'Allow', destination: { namespaceSelector: calicoNamespace(destination.dst) } });
+    const rule = { action: 'Allow', destination: { namespaceSelector: calicoNamespace(destination.dst) } };
+    rules.push(new Commented(evidenceComment(destination), rule));
   }
   return rules;
 }
 
-export function policyDocument(input: PolicyInput): Document {
+/** One policy as a YAML document, with its header comment. */
+export function policyDocument(input: PolicyInput): string {
   const destinations = ruleDestinations(input.allowlist);
-  const dnsRuleCount = input.dns === null ? 0 : input.kind === 'k8s' ? 1 : 2;
   const body =
     input.kind === 'k8s'
       ? {
@@ -224,25 +228,14 @@ export function policyDocument(input: PolicyInput): Document {
             egress: calicoRules(input, destinations),
           },
         };
-  // No anchors and aliases: a reviewer reads every rule in full.
-  const doc = new Document(body, { aliasDuplicateObjects: false });
-  doc.commentBefore = comment(headerLines(input));
-  if (input.dns !== null) {
-    (doc.getIn(['spec', 'egress', 0], true) as YAMLMap).commentBefore = dnsComment(input.dns);
-  }
-  destinations.forEach((destination, index) => {
-    const rule = doc.getIn(['spec', 'egress', dnsRuleCount + index], true) as YAMLMap;
-    rule.commentBefore = evidenceComment(destination);
-  });
+  const header = headerLines(input);
   if (destinations.length === 0 && input.dns === null) {
-    (doc.getIn(['spec'], true) as YAMLMap).commentBefore = comment([
-      'No rules: this policy denies all egress of the namespace.',
-    ]);
+    header.push('', 'No rules: this policy denies all egress of the namespace.');
   }
-  return doc;
+  return blockYaml(body, comment(header));
 }
 
 /** Several documents as one YAML stream. */
-export function policyStream(documents: readonly Document[]): string {
-  return documents.map((doc) => doc.toString()).join('---\n');
+export function policyStream(documents: readonly string[]): string {
+  return documents.join('---\n');
 }

@@ -46,7 +46,7 @@ function render(
   const allowlist = deriveAllowlist('shop', options.edges ?? EDGES);
   const readiness = assessReadiness(observation, allowlist);
   const dns = parseDnsBaseline(options.dns ?? 'kube-system/k8s-app=kube-dns:53');
-  return policyDocument({ allowlist, readiness, observation, kind, name: 'observed-egress', dns }).toString();
+  return policyDocument({ allowlist, readiness, observation, kind, name: 'observed-egress', dns });
 }
 
 describe('policyDocument --kind k8s', () => {

@@ -112,19 +112,19 @@ export const policyCommand: Command = {
 
     const documents = usable.map((entry) => ({
       namespace: entry.allowlist.namespace,
-      doc: policyDocument({ ...entry, observation, kind, name, dns }),
+      yaml: policyDocument({ ...entry, observation, kind, name, dns }),
     }));
     if (out === undefined) {
-      await writeOut(stdout, policyStream(documents.map((d) => d.doc)));
+      await writeOut(stdout, policyStream(documents.map((d) => d.yaml)));
       return EXIT_CODES.OK;
     }
     const dir = resolve(out);
     const written: string[] = [];
     try {
       await mkdir(dir, { recursive: true });
-      for (const { namespace, doc } of documents) {
+      for (const { namespace, yaml } of documents) {
         const file = join(dir, `${namespace}.yaml`);
-        await writeFile(file, doc.toString());
+        await writeFile(file, yaml);
         written.push(file);
       }
     } catch (error) {

@@ -117,7 +117,12 @@ function evidenceJson(e: {
   lastSeen: Date | null;
   flowCount: bigint;
 }): Record<string, unknown> {
-  return { dst_ns: e.dst, first_seen: e.firstSeen, last_seen: e.lastSeen, flow_count: e.flowCount };
+  return {
+    dst_ns: e.dst,
+    first_seen: e.firstSeen,
+    last_seen: e.lastSeen,
+    flow_count: e.flowCount.toString(),
+  };
 }
 
 function renderJson(report: AllowlistReport): string {

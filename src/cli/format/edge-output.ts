@@ -36,7 +36,7 @@ export function renderEdges(page: Page<TrailEdge>, format: EdgeFormat, limit: nu
           action: e.action,
           first_seen: e.firstSeen,
           last_seen: e.lastSeen,
-          flow_count: e.flowCount,
+          flow_count: e.flowCount.toString(),
         })),
         ...pageMeta(page, limit),
       });
@@ -94,7 +94,7 @@ export function renderPeers(
           peer: p.peer,
           direction: p.direction,
           actions: p.actions,
-          flow_count: p.flowCount,
+          flow_count: p.flowCount.toString(),
           first_seen: p.firstSeen,
           last_seen: p.lastSeen,
         })),
