@@ -7,6 +7,9 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import type { Readiness } from './readiness.js';
 
+/** Every path served; the deploy manifests' probes are checked against it. */
+export const HTTP_ROUTES = { metrics: '/metrics', liveness: '/healthz', readiness: '/readyz' } as const;
+
 export interface HttpServerOptions {
   readonly port: number;
   readonly host?: string;
@@ -37,13 +40,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     }
     const route = async (): Promise<void> => {
       switch (path) {
-        case '/metrics':
+        case HTTP_ROUTES.metrics:
           send(200, options.registry.contentType, await options.registry.metrics());
           return;
-        case '/healthz':
+        case HTTP_ROUTES.liveness:
           send(200, 'application/json', json({ status: 'alive' }));
           return;
-        case '/readyz': {
+        case HTTP_ROUTES.readiness: {
           const report = await options.readiness();
           send(report.ready ? 200 : 503, 'application/json', json(report));
           return;
