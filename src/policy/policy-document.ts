@@ -12,7 +12,7 @@ import { isValidNamespace } from '../edges/flow-to-edge.js';
 import type { AllowedDestination, Allowlist } from './allowlist.js';
 import { Commented, blockYaml } from './block-yaml.js';
 import type { DnsBaseline } from './dns-baseline.js';
-import { days, type Readiness, type TrailObservation } from './readiness.js';
+import { days, duration, type Readiness, type TrailObservation } from './readiness.js';
 
 export const POLICY_KINDS = ['k8s', 'calico-staged'] as const;
 export type PolicyKind = (typeof POLICY_KINDS)[number];
@@ -79,7 +79,7 @@ function headerLines(input: PolicyInput): string[] {
   const { allowlist, readiness, observation } = input;
   const lines = [
     `Egress policy for namespace ${allowlist.namespace}, derived from the goldmane-edge-aggregator trail (the edge table). Review it before applying: it allows what was observed, nothing more.`,
-    `Observation: ${iso(observation.since)} to ${iso(observation.until)}, ${days(observation.coveredMs)} days observed (source: ${observation.source}${observation.gaps === null ? ', gaps unknown' : observation.gaps.length === 0 ? ', no recorded gaps' : `, ${observation.gaps.length} recorded gap(s)`}).`,
+    `Observation: ${iso(observation.since)} to ${iso(observation.until)}, ${duration(observation.coveredMs)} observed (source: ${observation.source}${observation.gaps === null ? ', gaps unknown' : observation.gaps.length === 0 ? ', no recorded gaps' : `, ${observation.gaps.length} recorded gap(s)`}).`,
     `Readiness: ${readiness.verdict}${readiness.reasons.length === 0 ? '' : `: ${readiness.reasons.join('; ')}`}`,
   ];
   const notes = [...observation.notes, ...readiness.attention];

@@ -71,8 +71,16 @@ export interface Readiness {
   readonly sinceLastNewAllowedMs: number | null;
 }
 
+/** Days with one decimal, for annotations. */
 export function days(ms: number): string {
   return (ms / DAY_MS).toFixed(1);
+}
+
+/** A span for people: days from one day up, hours from one hour up, minutes below that. */
+export function duration(ms: number): string {
+  if (ms >= DAY_MS) return `${days(ms)} days`;
+  const minutes = Math.round(ms / 60_000);
+  return minutes < 60 ? `${minutes} minutes` : `${(ms / 3_600_000).toFixed(1)} hours`;
 }
 
 function iso(date: Date): string {
@@ -139,7 +147,7 @@ export function describeObservation(facts: ObservationFacts): TrailObservation {
     gaps = clipGaps(facts.gaps, since, until);
     for (const gap of gaps) {
       notes.push(
-        `recorded gap from ${iso(gap.from)} to ${iso(gap.to)} (${days(gap.to.getTime() - gap.from.getTime())} days, ${gap.reason}): edges active only then may be missing`,
+        `recorded gap from ${iso(gap.from)} to ${iso(gap.to)} (${duration(gap.to.getTime() - gap.from.getTime())}, ${gap.reason}): edges active only then may be missing`,
       );
     }
   } else {
@@ -149,7 +157,7 @@ export function describeObservation(facts: ObservationFacts): TrailObservation {
   const gapMs = (gaps ?? []).reduce((sum, gap) => sum + (gap.to.getTime() - gap.from.getTime()), 0);
   if (until !== null && facts.now.getTime() - until.getTime() > STALE_AFTER_MS) {
     notes.push(
-      `the trail has not observed anything since ${iso(until)} (${days(facts.now.getTime() - until.getTime())} days ago): is the aggregator running? Flows since then are not counted`,
+      `the trail has not observed anything since ${iso(until)} (${duration(facts.now.getTime() - until.getTime())} ago): is the aggregator running? Flows since then are not counted`,
     );
   }
   return {
@@ -212,15 +220,15 @@ export function assessReadiness(observation: TrailObservation, allowlist: Allowl
     verdict = 'not-ready';
     const gapPart =
       observation.gapMs > 0
-        ? ` (${days(observation.spanMs)} days minus ${days(observation.gapMs)} days of recorded gaps)`
+        ? ` (${duration(observation.spanMs)} minus ${duration(observation.gapMs)} of recorded gaps)`
         : '';
     reasons.push(
-      `observed for ${days(observation.coveredMs)} days${gapPart}; collect at least ${days(MIN_OBSERVATION_MS)} days of edges before treating an allow set as complete (a weekly job or a 7-day credential rotation may not have run yet)`,
+      `observed for ${duration(observation.coveredMs)}${gapPart}; collect at least ${duration(MIN_OBSERVATION_MS)} of edges before treating an allow set as complete (a weekly job or a 7-day credential rotation may not have run yet)`,
     );
   } else if (sinceLastNewAllowedMs !== null && sinceLastNewAllowedMs < QUIET_PERIOD_MS) {
     verdict = 'stabilizing';
     reasons.push(
-      `the allow set last grew ${days(sinceLastNewAllowedMs)} days before the end of observation; it counts as settled after ${days(QUIET_PERIOD_MS)} days without a new allowed destination`,
+      `the allow set last grew ${duration(sinceLastNewAllowedMs)} before the end of observation; it counts as settled after ${duration(QUIET_PERIOD_MS)} without a new allowed destination`,
     );
   } else {
     verdict = 'ready';

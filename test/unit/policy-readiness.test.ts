@@ -4,6 +4,7 @@ import {
   DAY_MS,
   assessReadiness,
   describeObservation,
+  duration,
   type ObservationFacts,
 } from '../../src/policy/readiness.js';
 
@@ -74,7 +75,7 @@ describe('describeObservation', () => {
     );
     // Half a day without a new last_seen: the trail is stale.
     expect(o.notes[1]).toMatch(
-      /^the trail has not observed anything since 2026-06-30T12:00:00Z \(0\.5 days ago\)/,
+      /^the trail has not observed anything since 2026-06-30T12:00:00Z \(12\.0 hours ago\)/,
     );
   });
 
@@ -177,5 +178,16 @@ describe('assessReadiness', () => {
       verdict: 'not-ready',
       reasons: ['the trail holds no observation yet'],
     });
+  });
+});
+
+describe('duration', () => {
+  it('says days, hours or minutes', () => {
+    expect([
+      duration(7 * DAY_MS),
+      duration(DAY_MS),
+      duration(59 * 60_000 * 1.5),
+      duration(59 * 60_000),
+    ]).toEqual(['7.0 days', '1.0 days', '1.5 hours', '59 minutes']);
   });
 });

@@ -11,7 +11,7 @@ import {
   policyStream,
   type PolicyKind,
 } from '../../policy/policy-document.js';
-import { MIN_OBSERVATION_MS, days } from '../../policy/readiness.js';
+import { MIN_OBSERVATION_MS, duration } from '../../policy/readiness.js';
 import type { Command } from '../command.js';
 import { MAX_NAMESPACE_ARGUMENTS, loadAllowlists, namespaceSelection } from './allowlist.js';
 import { choiceArgument, note, stringFlag, writeOut } from '../trail-arguments.js';
@@ -97,7 +97,7 @@ export const policyCommand: Command = {
     if (observation.coveredMs < MIN_OBSERVATION_MS) {
       note(
         stderr,
-        `warning: not ready: ${usable[0]!.readiness.reasons[0] ?? `observed ${days(observation.coveredMs)} days`} (${usable.length === 1 ? usable[0]!.allowlist.namespace : `all ${usable.length} namespaces`})`,
+        `warning: not ready: ${usable[0]!.readiness.reasons[0] ?? `observed ${duration(observation.coveredMs)}`} (${usable.length === 1 ? usable[0]!.allowlist.namespace : `all ${usable.length} namespaces`})`,
       );
     } else {
       for (const { allowlist, readiness } of usable) {

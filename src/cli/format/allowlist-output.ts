@@ -4,7 +4,7 @@
  * table's column names; flow_count is a decimal string in JSON (exact).
  */
 import type { Allowlist } from '../../policy/allowlist.js';
-import { DAY_MS, days, type Readiness, type TrailObservation } from '../../policy/readiness.js';
+import { DAY_MS, duration, type Readiness, type TrailObservation } from '../../policy/readiness.js';
 import { toCsv } from './csv.js';
 import { renderTextTable } from './text-table.js';
 import { formatTimestamp } from './timestamp.js';
@@ -35,7 +35,7 @@ function observationLine(o: TrailObservation): string {
       : o.gaps.length === 0
         ? 'no recorded gaps'
         : `${o.gaps.length} recorded gap(s)`;
-  return `Observation: ${formatTimestamp(o.since)} to ${formatTimestamp(o.until)}, ${days(o.coveredMs)} days observed (source: ${o.source}, ${gaps})`;
+  return `Observation: ${formatTimestamp(o.since)} to ${formatTimestamp(o.until)}, ${duration(o.coveredMs)} observed (source: ${o.source}, ${gaps})`;
 }
 
 function verdictLine(entry: AllowlistEntry): string {
@@ -59,9 +59,9 @@ function renderBlocks(report: AllowlistReport): string {
       const allowed =
         readiness.sinceLastNewAllowedMs === null
           ? 'no allowed edge'
-          : `last new allowed edge ${days(readiness.sinceLastNewAllowedMs)} days`;
+          : `last new allowed edge ${duration(readiness.sinceLastNewAllowedMs)}`;
       parts.push(
-        `  last new edge ${days(readiness.sinceLastNewEdgeMs)} days, ${allowed} before the end of observation`,
+        `  last new edge ${duration(readiness.sinceLastNewEdgeMs)}, ${allowed} before the end of observation`,
       );
     }
     if (allowlist.allowed.length === 0) {
