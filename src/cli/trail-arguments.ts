@@ -3,7 +3,8 @@
  * anything reaches the database, opening one read-only snapshot of the trail, and writing output.
  */
 import { parseDuration } from '../config/duration.js';
-import { loadDatabaseCommandConfig, loadLoggingConfig } from '../config/load-config.js';
+import { loadLoggingConfig, loadReadCommandConfig } from '../config/load-config.js';
+import { demoDataDir, openDemoDatabase } from './demo-database.js';
 import type { FlagValues } from '../config/settings-reader.js';
 import { NO_NAMESPACE, isValidNamespace } from '../edges/flow-to-edge.js';
 import { AppError } from '../errors.js';
@@ -108,7 +109,8 @@ export function usageHint(command: string): string {
 }
 
 /**
- * Opens the database from DATABASE_URL, runs `work` in one read-only snapshot, and closes it.
+ * Opens the database (DATABASE_URL, or the demo's with --demo-data-dir), runs `work` in one
+ * read-only snapshot, and closes it.
  * One connection: the commands run their queries one after another.
  */
 export async function readTrail<T>(
@@ -117,8 +119,10 @@ export async function readTrail<T>(
   work: Parameters<typeof withReadOnlySnapshot<T>>[1],
 ): Promise<T> {
   const log = createLogger({ ...loadLoggingConfig(context.env, context.flags), destination: context.stderr });
-  const config = loadDatabaseCommandConfig(context.env, context.flags);
-  const pool = createPool(config.databaseUrl, log, {
+  const demoDir = demoDataDir(context.flags);
+  const config = loadReadCommandConfig(context.env, context.flags, { embeddedDatabase: demoDir !== null });
+  const embedded = demoDir === null ? null : await openDemoDatabase(demoDir);
+  const pool = createPool(config.databaseUrl ?? embedded!.url, log, {
     max: 1,
     applicationName: `goldmane-edge-aggregator ${command}`,
   });
@@ -126,6 +130,7 @@ export async function readTrail<T>(
     return await withReadOnlySnapshot(pool, work);
   } finally {
     await pool.end();
+    await embedded?.stop();
   }
 }
 

@@ -191,6 +191,21 @@ export function loadDatabaseCommandConfig(env: Env, flags: FlagValues = {}): Dat
   return Object.freeze(config);
 }
 
+/** For commands that can also read the demo's embedded database (--demo-data-dir) instead. */
+export function loadReadCommandConfig(
+  env: Env,
+  flags: FlagValues,
+  options: { readonly embeddedDatabase: boolean },
+): { readonly databaseUrl: string | null; readonly logging: LoggingConfig } {
+  if (!options.embeddedDatabase) return loadDatabaseCommandConfig(env, flags);
+  const reader = new SettingsReader(env, flags);
+  if (reader.string('DATABASE_URL') !== undefined)
+    reader.problems.push('--demo-data-dir and DATABASE_URL are both set; use one');
+  const config = { databaseUrl: null, logging: readLogging(reader) };
+  reader.throwIfProblems();
+  return Object.freeze(config);
+}
+
 export function loadDemoConfig(env: Env, flags: FlagValues = {}): DemoConfig {
   const reader = new SettingsReader(env, flags);
   const url = reader.string('DATABASE_URL');

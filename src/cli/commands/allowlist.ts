@@ -1,3 +1,4 @@
+import { DEMO_DATA_DIR_FLAG } from '../demo-database.js';
 import { AppError, EXIT_CODES } from '../../errors.js';
 import { deriveAllowlists, type Allowlist } from '../../policy/allowlist.js';
 import { assessReadiness, describeObservation, type TrailObservation } from '../../policy/readiness.js';
@@ -88,6 +89,7 @@ export const allowlistCommand: Command = {
       description: ALLOWLIST_FORMATS.join(', '),
     },
     { name: 'json', type: 'boolean', description: 'Short for --format json.' },
+    DEMO_DATA_DIR_FLAG,
   ],
   async run(context) {
     const namespaces = namespaceSelection('allowlist', context);

@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { loadDigestConfig, loadLoggingConfig } from '../../config/load-config.js';
 import { runDigest } from '../../digest/run-digest.js';
 import {
@@ -11,10 +9,10 @@ import {
 import { AppError, EXIT_CODES } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { DigestStore } from '../../store/digest-store.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../store/embedded-postgres.js';
 import { migrate } from '../../store/migrate.js';
 import { createPool } from '../../store/pool.js';
 import type { Command } from '../command.js';
+import { DEMO_DATA_DIR_FLAG, demoDataDir, openDemoDatabase } from '../demo-database.js';
 
 /** Tests shorten the waits between and before requests; production uses the defaults. */
 export interface DigestCommandTiming {
@@ -38,35 +36,18 @@ export function createDigestCommand(
     summary: 'Post the edges first recorded since the last digest to Slack, once, then exit.',
     description:
       'The daily CronJob (args ["digest"]). Reports every edge that entered the edge table since the last successful digest (the first one: DIGEST_FIRST_RUN_WINDOW), so a failed or skipped day is reported by the next run, each edge exactly once. Denied edges first. Posts nothing when there is nothing new. A Job retried after Slack accepted the digest posts nothing again; one that died half-way sends only the messages Slack has not accepted. DRY_RUN=1, or an empty SLACK_WEBHOOK_URL, prints the JSON payloads instead and records nothing. Exit codes: 0 posted or nothing new, 7 Slack did not accept a message, 3 configuration, 5 database. See docs/digest.md.',
-    flags: [
-      {
-        name: 'demo-data-dir',
-        type: 'string',
-        placeholder: 'DIR',
-        description:
-          'Instead of DATABASE_URL, use the embedded database the demo command kept in DIR (e.g. .demo), after the demo has stopped. For trying the digest out with DRY_RUN=1.',
-      },
-    ],
+    flags: [DEMO_DATA_DIR_FLAG],
     async run({ env, flags, stdout, stderr }) {
       const log = createLogger({ ...loadLoggingConfig(env, flags), destination: stderr });
-      const demoDir = typeof flags['demo-data-dir'] === 'string' ? resolve(flags['demo-data-dir']) : null;
+      const demoDir = demoDataDir(flags);
       const config = loadDigestConfig(env, flags, { embeddedDatabase: demoDir !== null });
       if (config.dryRunForced) {
         log.warn(
           'SLACK_WEBHOOK_URL is empty: dry run, nothing is posted (set DRY_RUN=1 to say so and silence this)',
         );
       }
-      let embedded: EmbeddedPostgres | null = null;
-      let databaseUrl = config.databaseUrl;
-      if (databaseUrl === null) {
-        const dataDir = join(demoDir ?? '.demo', 'pgdata');
-        // Opening a missing directory would create an empty database and report "nothing new".
-        if (!existsSync(dataDir)) {
-          throw new AppError('USAGE', `--demo-data-dir: no demo database in ${dataDir}; run the demo first`);
-        }
-        embedded = await startEmbeddedPostgres(dataDir);
-        databaseUrl = embedded.url;
-      }
+      const embedded = demoDir === null ? null : await openDemoDatabase(demoDir);
+      const databaseUrl = config.databaseUrl ?? embedded!.url;
       // One connection: the digest lock is held by the session that sends.
       const pool = createPool(databaseUrl, log, {
         max: 1,

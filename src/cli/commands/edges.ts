@@ -1,3 +1,4 @@
+import { DEMO_DATA_DIR_FLAG } from '../demo-database.js';
 import { EDGE_ACTIONS, type EdgeAction } from '../../edges/flow-to-edge.js';
 import { AppError, EXIT_CODES } from '../../errors.js';
 import { EDGE_SORTS, queryEdges, queryPeers, type EdgeFilter } from '../../store/trail-queries.js';
@@ -69,6 +70,7 @@ export const edgesCommand: Command = {
       description: EDGE_FORMATS.join(', '),
     },
     { name: 'json', type: 'boolean', description: 'Short for --format json.' },
+    DEMO_DATA_DIR_FLAG,
   ],
   async run(context) {
     const { flags, stdout, stderr } = context;

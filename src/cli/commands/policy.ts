@@ -1,3 +1,4 @@
+import { DEMO_DATA_DIR_FLAG } from '../demo-database.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SettingsReader } from '../../config/settings-reader.js';
@@ -70,6 +71,7 @@ export const policyCommand: Command = {
       placeholder: 'DIR',
       description: 'Write one file per namespace (DIR/NS.yaml, created or replaced) instead of stdout.',
     },
+    DEMO_DATA_DIR_FLAG,
   ],
   async run(context) {
     const { flags, stdout, stderr } = context;
