@@ -1,0 +1,73 @@
+/**
+ * The limit: a bare grpc-js client that receives Flows.Stream and only counts messages (or, for
+ * comparison, also decodes each one with our decoder or with protobufjs reflection). Run as a
+ * subprocess by run-bench.ts; prints one JSON line.
+ */
+import { built } from './built.js';
+import { connect, consumerArguments, preciseNow, type ConsumerArguments } from './consumer-connection.js';
+
+export type ReceiveDecoding = 'none' | 'ours' | 'protobufjs';
+
+export interface ReceiveOnlyArguments extends ConsumerArguments {
+  readonly decode: ReceiveDecoding;
+}
+
+export interface ReceiveOnlyResult {
+  readonly messages: number;
+  readonly firstAt: number;
+  readonly lastAt: number;
+  /** CPU seconds of this process from its first message to its last. */
+  readonly cpuSeconds: number;
+}
+
+async function deserializerFor(decode: ReceiveDecoding): Promise<(bytes: Buffer) => unknown> {
+  if (decode === 'ours') {
+    const decoder = await built<typeof import('../src/goldmane/decode-flow-result.js')>(
+      'goldmane/decode-flow-result.js',
+    );
+    return decoder.decodeFlowResult;
+  }
+  if (decode === 'protobufjs') {
+    const proto = await built<typeof import('../src/goldmane/proto.js')>('goldmane/proto.js');
+    const type = proto.messageType('FlowResult');
+    return (bytes) => type.toObject(type.decode(bytes), { longs: Number });
+  }
+  return (bytes) => bytes;
+}
+
+async function main(): Promise<void> {
+  const args = consumerArguments<ReceiveOnlyArguments>();
+  const proto = await built<typeof import('../src/goldmane/proto.js')>('goldmane/proto.js');
+  const client = await connect(args);
+  const deserialize = await deserializerFor(args.decode);
+  let received = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  let cpuAtFirst = process.cpuUsage();
+  const result = await new Promise<ReceiveOnlyResult>((resolve, reject) => {
+    const call = client.makeServerStreamRequest(
+      proto.FLOWS_STREAM_PATH,
+      (bytes: Buffer) => bytes,
+      deserialize,
+      Buffer.from(proto.messageType('FlowStreamRequest').encode({ start_time_gte: -3540 }).finish()),
+    );
+    call.on('data', () => {
+      if (received++ === 0) {
+        firstAt = preciseNow();
+        cpuAtFirst = process.cpuUsage();
+      }
+      if (received < args.messages) return;
+      lastAt = preciseNow();
+      const cpu = process.cpuUsage(cpuAtFirst);
+      call.cancel();
+      resolve({ messages: received, firstAt, lastAt, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+    });
+    call.on('error', (error: Error & { code?: number }) => {
+      if (received < args.messages) reject(error);
+    });
+  });
+  client.close();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+await main();

@@ -1,0 +1,67 @@
+/**
+ * The benchmark's short version: it checks that every consumer's result is exact (the edge table
+ * holds exactly the flows sent, through the fast sender, mutual TLS, the real `aggregate` command
+ * and PostgreSQL), never that anything was fast: timings on a shared CI machine mean nothing.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TSC = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
+
+interface BenchJson {
+  stream: { flows: number; buckets: number; edges: number; acceptedRecords: number };
+  runs: {
+    pipeline: {
+      flows: number;
+      exact: boolean;
+      differences: string[];
+      edges: number;
+      dataStatements: number;
+      transactions: number;
+      exitCode: number | string | null;
+    };
+    naive: { flows: number; exact: boolean; differences: string[]; statements: number };
+  }[];
+}
+
+describe('npm run bench, short', () => {
+  it('commits exactly the edges of the flows sent, one statement per flush; the naive consumer too', async () => {
+    await run(process.execPath, [TSC, '-p', 'tsconfig.bench.json'], { cwd: ROOT });
+    const { stdout } = await run(
+      process.execPath,
+      [
+        'dist-bench/bench/run-bench.js',
+        '--flows',
+        '30000',
+        '--naive-flows',
+        '700',
+        '--only',
+        'pipeline,naive',
+        '--json',
+      ],
+      { cwd: ROOT },
+    );
+    const report = JSON.parse(stdout) as BenchJson;
+    const { pipeline, naive } = report.runs[0]!;
+
+    expect(report.stream.buckets).toBe(Math.ceil(30000 / 593));
+    expect(pipeline.differences).toEqual([]);
+    expect(pipeline.exact).toBe(true);
+    expect(pipeline.flows).toBe(report.stream.flows);
+    expect(pipeline.edges).toBe(report.stream.edges);
+    // Shut down cleanly: everything received was committed.
+    expect(pipeline.exitCode).toBe(0);
+    // Every statement is a flush, plus the cursor's release at shutdown.
+    expect(pipeline.dataStatements).toBeGreaterThan(0);
+    expect(pipeline.transactions).toBe(pipeline.dataStatements + 1);
+
+    expect(naive.differences).toEqual([]);
+    expect(naive.exact).toBe(true);
+    expect(naive.flows).toBe(700);
+    expect(naive.statements).toBeGreaterThan(600);
+  }, 60_000);
+});
