@@ -46,7 +46,7 @@ function allFlags(command: Command): FlagSpec[] {
     .filter((setting) => setting.secret !== true)
     .map((setting) => ({
       name: flagOf(setting.env),
-      type: 'string',
+      type: setting.boolean === true ? 'boolean' : 'string',
       placeholder: 'VALUE',
       description: `${setting.description} [env ${setting.env}${setting.default === undefined ? '' : `, default ${setting.default}`}]`,
     }));

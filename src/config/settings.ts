@@ -18,6 +18,8 @@ export interface SettingSpec {
   readonly description: string;
   /** Never logged, never echoed in an error message. */
   readonly secret?: boolean;
+  /** A yes/no setting: its flag takes no value (`--dry-run`). */
+  readonly boolean?: boolean;
 }
 
 const ALL_DATABASE_COMMANDS: readonly CommandName[] = [
@@ -55,6 +57,7 @@ export const SETTINGS = [
   },
   {
     env: 'GOLDMANE_TLS_INSECURE',
+    boolean: true,
     commands: ['aggregate'],
     default: 'false',
     description:
@@ -113,6 +116,7 @@ export const SETTINGS = [
   },
   {
     env: 'INCLUDE_OFF_CLUSTER',
+    boolean: true,
     commands: ['aggregate', 'demo'],
     default: 'false',
     description:
@@ -140,6 +144,7 @@ export const SETTINGS = [
   },
   {
     env: 'DRY_RUN',
+    boolean: true,
     commands: ['digest'],
     default: 'false',
     description: 'Print the exact Slack payloads on stdout instead of posting them; records nothing.',

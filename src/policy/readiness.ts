@@ -80,7 +80,8 @@ export function days(ms: number): string {
 export function duration(ms: number): string {
   if (ms >= DAY_MS) return `${days(ms)} days`;
   const minutes = Math.round(ms / 60_000);
-  return minutes < 60 ? `${minutes} minutes` : `${(ms / 3_600_000).toFixed(1)} hours`;
+  if (minutes < 60) return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+  return `${(ms / 3_600_000).toFixed(1)} hours`;
 }
 
 function iso(date: Date): string {

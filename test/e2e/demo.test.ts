@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTopology } from '../../src/simulate/topology.js';
-import { runCli, type CliResult } from '../support/cli.js';
+import { runCli, startCli, type CliResult } from '../support/cli.js';
 import { createTestDatabase } from '../support/database.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gea-demo-'));
@@ -21,8 +21,13 @@ const possible = new Set(
     .map((dep) => `${dep.src}>${dep.dst}>${dep.action}`),
 );
 
+let whileRunning: CliResult;
+
 beforeAll(async () => {
-  demo = await runCli(['demo', '--duration', '20s', '--data-dir', dataDir], {}, 90_000);
+  const running = startCli(['demo', '--duration', '20s', '--data-dir', dataDir]);
+  await running.waitFor(/^\[\d\d:\d\d:\d\d\] \d+ edges/, 'stdout', 60_000);
+  whileRunning = await runCli(['edges', '--demo-data-dir', dataDir]);
+  demo = await running.exited;
 }, 120_000);
 
 describe('npm run demo, then the commands on its data', () => {
@@ -70,6 +75,13 @@ describe('npm run demo, then the commands on its data', () => {
       .map((line) => JSON.parse(line) as { text: string });
     expect(payloads.length).toBeGreaterThanOrEqual(1);
     expect(payloads[0]!.text).toMatch(/^\d+ new east-west edges since /);
+  });
+
+  it('refuses to open the demo folder while the demo runs (its database serves one process)', () => {
+    expect(whileRunning.code).toBe(2);
+    expect(whileRunning.stderr).toMatch(
+      /^error \[USAGE\]: --demo-data-dir: the demo \(pid \d+\) is still running on .*; its embedded database serves one process: stop the demo first/,
+    );
   });
 
   it('refuses a folder the demo never filled, and DATABASE_URL with it', async () => {

@@ -78,3 +78,16 @@ describe('splitHostPort', () => {
     ]).toEqual([null, null, null, null]);
   });
 });
+
+describe('boolean settings as flags', () => {
+  it('take no value: --include-off-cluster and --dry-run alone mean true', async () => {
+    const { parseCommandArgs } = await import('../../src/cli/command.js');
+    const { aggregateCommand } = await import('../../src/cli/commands/aggregate.js');
+    const { digestCommand } = await import('../../src/cli/commands/digest.js');
+    const aggregate = parseCommandArgs(aggregateCommand, ['--include-off-cluster']);
+    expect(new SettingsReader({}, aggregate.flags).boolean('INCLUDE_OFF_CLUSTER')).toBe(true);
+    const digest = parseCommandArgs(digestCommand, ['--dry-run']);
+    expect(new SettingsReader({ DRY_RUN: 'false' }, digest.flags).boolean('DRY_RUN')).toBe(true);
+    expect(() => parseCommandArgs(digestCommand, ['--dry-run=yes'])).toThrow(/--dry-run/);
+  });
+});

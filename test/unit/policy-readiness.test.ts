@@ -188,6 +188,7 @@ describe('duration', () => {
       duration(DAY_MS),
       duration(59 * 60_000 * 1.5),
       duration(59 * 60_000),
-    ]).toEqual(['7.0 days', '1.0 days', '1.5 hours', '59 minutes']);
+      duration(60_000),
+    ]).toEqual(['7.0 days', '1.0 days', '1.5 hours', '59 minutes', '1 minute']);
   });
 });

@@ -28,6 +28,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../store/embedd
 import { migrate } from '../../store/migrate.js';
 import { createPool, type Pool } from '../../store/pool.js';
 import type { Command } from '../command.js';
+import { lockDemoFolder } from '../demo-database.js';
 import { listenForShutdown } from '../signals.js';
 import { readFileSync } from 'node:fs';
 
@@ -71,6 +72,7 @@ export const demoCommand: Command = {
     const durationMs = typeof flags.duration === 'string' ? parseDurationFlag(flags.duration) : null;
     const dataDir = resolve(typeof flags['data-dir'] === 'string' ? flags['data-dir'] : '.demo');
     const seed = Number(typeof flags.seed === 'string' ? flags.seed : '1');
+    const unlock = lockDemoFolder(dataDir);
     const shutdown = listenForShutdown();
     const print = (line = ''): boolean => stdout.write(`${line}\n`);
 
@@ -152,6 +154,7 @@ export const demoCommand: Command = {
     } finally {
       stop.abort();
       shutdown.dispose();
+      unlock();
       await simulator.stop();
       await pool.end();
       await embedded?.stop();
@@ -172,9 +175,17 @@ function edgeLine(edge: StoredEdge): string {
   return `    ${action} ${edge.src} -> ${edge.dst}   flows=${edge.flowCount}  first seen ${edge.firstSeen.toISOString().slice(0, 19)}Z`;
 }
 
+/**
+ * A commit can carry a recorded_at earlier than the previous report's clock (its transaction
+ * began before the report ran), so each report looks back this far and skips what it printed.
+ */
+const REPORT_LOOKBACK_MS = 60_000;
+
 /** Prints what changed in the edge table since the last report. */
 class ProgressReporter {
   private since = new Date(0);
+  private readonly printed = new Set<string>();
+  private lastLine = '';
 
   constructor(
     private readonly pool: Pool,
@@ -189,17 +200,20 @@ class ProgressReporter {
   async report(): Promise<void> {
     try {
       const now = await databaseNow(this.pool);
-      const [summary, fresh, top, denied] = await Promise.all([
+      const [summary, recent, top, denied] = await Promise.all([
         trailSummary(this.pool),
-        edgesRecordedSince(this.pool, this.since, 1000),
+        edgesRecordedSince(this.pool, new Date(this.since.getTime() - REPORT_LOOKBACK_MS), 5000),
         topTalkers(this.pool, 5),
         deniedEdges(this.pool, 5),
       ]);
       this.since = now;
-      const clock = now.toISOString().slice(11, 19);
-      this.print(
-        `[${clock}] ${summary.edges} edges between ${summary.namespaces} namespaces, ${summary.flows} flow records, ${summary.denied} denied; ${fresh.length} new`,
-      );
+      const fresh = recent.filter((edge) => !this.printed.has(`${edge.src}>${edge.dst}>${edge.action}`));
+      for (const edge of fresh) this.printed.add(`${edge.src}>${edge.dst}>${edge.action}`);
+      const line = `[${now.toISOString().slice(11, 19)}] ${summary.edges} edges between ${summary.namespaces} namespaces, ${summary.flows} flow records, ${summary.denied} denied; ${fresh.length} new`;
+      // The last report at shutdown can land in the same second as a periodic one.
+      if (line === this.lastLine) return;
+      this.lastLine = line;
+      this.print(line);
       for (const edge of fresh.slice(0, NEW_EDGES_SHOWN)) this.print(edgeLine(edge));
       if (fresh.length > NEW_EDGES_SHOWN)
         this.print(`    ...and ${fresh.length - NEW_EDGES_SHOWN} more new edges`);
