@@ -194,6 +194,8 @@ describe('aggregate end to end over mutual TLS', () => {
     await expect.poll(async () => (await edgeTable(pool)).length, { timeout: 20_000 }).toBeGreaterThan(0);
     first.child.kill('SIGKILL');
     await first.exited;
+    // Goldmane stays down for 5 s (F3, variant A): calls fail fast meanwhile and back off.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
     const second = startCli([...args, '--listen', `127.0.0.1:${port}`, '--pace', '0ms']);
     running.push(second);
     await second.waitFor(/^listening on/);
@@ -216,8 +218,10 @@ describe('aggregate end to end over mutual TLS', () => {
       const sim = await simulator(flows, { paceMs: 2 });
       const first = aggregate(sim.port, url);
       await expect.poll(async () => (await edgeTable(pool)).length, { timeout: 20_000 }).toBeGreaterThan(0);
+      const killedAt = Date.now();
       first.child.kill(signal);
       const stopped = await first.exited;
+      expect(Date.now() - killedAt).toBeLessThan(10_000);
       if (signal === 'SIGTERM') {
         expect(stopped.code).toBe(0);
         expect(logLines(stopped.stderr).at(-1)).toMatchObject({
@@ -322,6 +326,80 @@ describe('aggregate end to end over mutual TLS', () => {
     });
     expect(cli.child.exitCode).toBeNull();
     expect(await edgeTable(pool)).toEqual([]);
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+    await pool.end();
+  });
+});
+
+describe('aggregate after a long absence, and with off-cluster edges kept', () => {
+  it('records an observation gap when it was away longer than Goldmane keeps flows, then carries on', async () => {
+    const { url, pool } = await database('e2e_gap');
+    const now = floorToBucket(Date.now() / 1000);
+    const sim = await simulator([{ start: now - 600, sourceNamespace: 'shop', destNamespace: 'db' }]);
+    // The state a trail would have after being away for three hours: last connected 3 h ago.
+    const migrate = startCli(['migrate'], { DATABASE_URL: url });
+    expect((await migrate.exited).code).toBe(0);
+    await pool.query(
+      `INSERT INTO ingest_cursor (id, writer_id, batch_seq, resume_from, observed_until, observing_since)
+       VALUES (1, NULL, 0, to_timestamp($1), to_timestamp($2), to_timestamp($3))`,
+      [now - 3 * 3600, now - 3 * 3600 - 20, now - 5 * 3600],
+    );
+    const cli = aggregate(sim.port, url);
+    await expect
+      .poll(() => edgeTable(pool), { timeout: 20_000 })
+      .toEqual([['shop', 'db', 'allow', iso(now - 600), iso(now - 585), '1']]);
+    const { rows } = await pool.query<{ gap_from: Date; gap_to: Date; reason: string }>(
+      'SELECT gap_from, gap_to, reason FROM observation_gap',
+    );
+    expect(rows).toHaveLength(1);
+    // From the resume point (the last connection was before it) to the start of Goldmane's window.
+    expect(rows[0]!.gap_from).toEqual(new Date((now - 3 * 3600) * 1000));
+    expect(Math.abs(rows[0]!.gap_to.getTime() / 1000 - (Date.now() / 1000 - 3540))).toBeLessThan(30);
+    expect(rows[0]!.reason).toBe('aggregator away longer than Goldmane keeps flows');
+    expect(
+      logLines(cli.stderr()).find(
+        (line) => line.level === 'warn' && String(line.msg).startsWith('observation gap'),
+      ),
+    ).toMatchObject({
+      from: new Date((now - 3 * 3600) * 1000).toISOString(),
+    });
+    expect(sim.getStats().requests).toEqual([-3540]);
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+    await pool.end();
+  });
+
+  it("keeps flows to or from endpoints without a namespace as edges to or from '-' when asked", async () => {
+    const { url, pool } = await database('e2e_off_cluster');
+    const t = T0;
+    const sim = await simulator([
+      {
+        start: t,
+        sourceNamespace: '-',
+        destNamespace: 'traefik',
+        sourceName: 'pub',
+        sourceType: 'Network',
+        reporter: 'dst',
+      },
+      {
+        start: t,
+        sourceNamespace: 'monitoring',
+        destNamespace: '-',
+        destName: 'k8s-node1',
+        destType: 'HostEndpoint',
+      },
+      { start: t, sourceNamespace: '-', destNamespace: '', sourceName: 'pvt', sourceType: 'Network' },
+      { start: t, sourceNamespace: 'shop', destNamespace: 'db' },
+    ]);
+    const cli = aggregate(sim.port, url, { INCLUDE_OFF_CLUSTER: 'true' });
+    await expect
+      .poll(() => edgeTable(pool), { timeout: 20_000 })
+      .toEqual([
+        ['-', 'traefik', 'allow', iso(t), iso(t + 15), '1'],
+        ['monitoring', '-', 'allow', iso(t), iso(t + 15), '1'],
+        ['shop', 'db', 'allow', iso(t), iso(t + 15), '1'],
+      ]);
     cli.child.kill('SIGTERM');
     expect((await cli.exited).code).toBe(0);
     await pool.end();
