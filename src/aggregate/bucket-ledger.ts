@@ -151,8 +151,9 @@ export class BucketLedger {
     const run = this.run;
     run.lastRecordAtMs = nowMs;
     run.quietOnce = false;
-    if (run.keys.has(record.key)) return 'duplicate';
-    run.keys.add(record.key);
+    // One hash lookup instead of has() then add(): a key already there leaves the size unchanged.
+    const keys = run.keys.size;
+    if (run.keys.add(record.key).size === keys) return 'duplicate';
     if (record.endTime > run.end) run.end = record.endTime;
     const edge = flowToEdge(record, this.options);
     if (typeof edge === 'string') return edge;

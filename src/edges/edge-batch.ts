@@ -16,46 +16,59 @@ export interface EdgeRow {
   flowCount: number;
 }
 
-// NUL cannot occur in a valid namespace or action, so it separates the parts unambiguously.
-function keyOf(edge: Edge): string {
-  return `${edge.src}\u0000${edge.dst}\u0000${edge.action}`;
-}
-
 export class EdgeBatch {
-  private readonly rows = new Map<string, EdgeRow>();
+  /** Every row, in insertion order. */
+  private readonly rows: EdgeRow[] = [];
+  /**
+   * Rows by source, then destination; each list holds at most one row per action. Looking rows up
+   * by their parts, rather than by a key string joined from them, builds nothing per flow (this
+   * runs for every flow), and the decoder hands over the same string objects for the same names.
+   */
+  private readonly bySource = new Map<string, Map<string, EdgeRow[]>>();
 
   get size(): number {
-    return this.rows.size;
+    return this.rows.length;
   }
 
   add(edge: Edge, startTime: number, endTime: number, flowCount = 1): void {
-    const key = keyOf(edge);
-    const row = this.rows.get(key);
-    if (row === undefined) {
-      this.rows.set(key, {
-        src: edge.src,
-        dst: edge.dst,
-        action: edge.action,
-        firstSeen: startTime,
-        lastSeen: endTime,
-        flowCount,
-      });
+    let byDestination = this.bySource.get(edge.src);
+    if (byDestination === undefined) {
+      byDestination = new Map();
+      this.bySource.set(edge.src, byDestination);
+    }
+    let actions = byDestination.get(edge.dst);
+    if (actions === undefined) {
+      actions = [];
+      byDestination.set(edge.dst, actions);
+    }
+    for (const row of actions) {
+      if (row.action !== edge.action) continue;
+      if (startTime < row.firstSeen) row.firstSeen = startTime;
+      if (endTime > row.lastSeen) row.lastSeen = endTime;
+      row.flowCount += flowCount;
       return;
     }
-    if (startTime < row.firstSeen) row.firstSeen = startTime;
-    if (endTime > row.lastSeen) row.lastSeen = endTime;
-    row.flowCount += flowCount;
+    const row: EdgeRow = {
+      src: edge.src,
+      dst: edge.dst,
+      action: edge.action,
+      firstSeen: startTime,
+      lastSeen: endTime,
+      flowCount,
+    };
+    actions.push(row);
+    this.rows.push(row);
   }
 
   /** Adds every row of `other` (which is left unchanged). */
   mergeFrom(other: EdgeBatch): void {
-    for (const row of other.rows.values()) this.add(row, row.firstSeen, row.lastSeen, row.flowCount);
+    for (const row of other.rows) this.add(row, row.firstSeen, row.lastSeen, row.flowCount);
   }
 
   /** The total of flow_count over all rows. */
   flowCount(): number {
     let total = 0;
-    for (const row of this.rows.values()) total += row.flowCount;
+    for (const row of this.rows) total += row.flowCount;
     return total;
   }
 
@@ -64,7 +77,7 @@ export class EdgeBatch {
    * and the order makes a flush reproducible.
    */
   sortedRows(): EdgeRow[] {
-    return [...this.rows.values()].sort(compareEdges);
+    return [...this.rows].sort(compareEdges);
   }
 }
 

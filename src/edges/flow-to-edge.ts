@@ -35,17 +35,40 @@ export interface FlowToEdgeOptions {
   readonly includeOffCluster: boolean;
 }
 
-/** Kubernetes namespace names are DNS-1123 labels: this also rejects NUL bytes, upper case, spaces. */
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const MAX_NAMESPACE_LENGTH = 63;
+const CHAR_a = 0x61;
+const CHAR_z = 0x7a;
+const CHAR_0 = 0x30;
+const CHAR_9 = 0x39;
+const CHAR_HYPHEN = 0x2d;
 
+function isLowerAlphanumeric(code: number): boolean {
+  return (code >= CHAR_a && code <= CHAR_z) || (code >= CHAR_0 && code <= CHAR_9);
+}
+
+/**
+ * Kubernetes namespace names are DNS-1123 labels, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/ of at most 63
+ * characters: this also rejects NUL bytes, upper case, spaces. Checked character by character
+ * because it runs for both ends of every flow, and this is several times faster than the regular
+ * expression (test/unit/flow-to-edge.test.ts compares the two).
+ */
 export function isValidNamespace(name: string): boolean {
-  return name.length <= MAX_NAMESPACE_LENGTH && DNS1123_LABEL.test(name);
+  const length = name.length;
+  if (length === 0 || length > MAX_NAMESPACE_LENGTH) return false;
+  if (!isLowerAlphanumeric(name.charCodeAt(0)) || !isLowerAlphanumeric(name.charCodeAt(length - 1)))
+    return false;
+  for (let i = 1; i < length - 1; i++) {
+    const code = name.charCodeAt(i);
+    if (!isLowerAlphanumeric(code) && code !== CHAR_HYPHEN) return false;
+  }
+  return true;
 }
 
 /** "", "-" and whitespace-only all mean "this endpoint has no namespace". */
 export function isNoNamespace(name: string): boolean {
-  return name === NO_NAMESPACE || name.trim() === '';
+  if (name === NO_NAMESPACE || name === '') return true;
+  // A name that starts with a letter or digit has something besides whitespace: skip trim().
+  return !isLowerAlphanumeric(name.charCodeAt(0)) && name.trim() === '';
 }
 
 /** Goldmane Action enum → stored action. Unknown numbers (a newer Goldmane) are unspecified. */

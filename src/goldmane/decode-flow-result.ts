@@ -49,135 +49,163 @@ const KEY_ACTION = 14;
 
 class WireError extends Error {}
 
-/** A cursor over one protobuf message's bytes. */
-class WireReader {
-  constructor(
-    readonly buf: Buffer,
-    public pos: number,
-    readonly end: number,
-  ) {}
+/**
+ * The read position in the message being decoded. Decoding is synchronous and never re-entered,
+ * so one cursor serves every message: the decoder allocates nothing but its result.
+ */
+let pos = 0;
 
-  get done(): boolean {
-    return this.pos >= this.end;
+/**
+ * Reads a varint as a JS number. Exact up to 2^53; int64 values we use (times, enums) are far
+ * below that. A negative int64 (ten bytes) comes out as a large positive number, which the
+ * callers treat as invalid.
+ */
+function varint(buf: Buffer, end: number): number {
+  if (pos >= end) throw new WireError('truncated varint');
+  const first = buf[pos++]!;
+  // Tags, enums and lengths below 128: one byte, most of what a FlowResult holds.
+  if (first < 0x80) return first;
+  let result = first & 0x7f;
+  let factor = 128;
+  for (let i = 1; i < 10; i++) {
+    if (pos >= end) throw new WireError('truncated varint');
+    const byte = buf[pos++]!;
+    result += (byte & 0x7f) * factor;
+    if (byte < 0x80) return result;
+    factor *= 128;
   }
+  throw new WireError('varint longer than 10 bytes');
+}
 
-  /**
-   * Reads a varint as a JS number. Exact up to 2^53; int64 values we use (times, enums) are far
-   * below that. A negative int64 (ten bytes) comes out as a large positive number, which the
-   * callers treat as invalid.
-   */
-  varint(): number {
-    let result = 0;
-    let factor = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new WireError('truncated varint');
-      const byte = this.buf[this.pos++]!;
-      result += (byte & 0x7f) * factor;
-      if ((byte & 0x80) === 0) return result;
-      factor *= 128;
-    }
-    throw new WireError('varint longer than 10 bytes');
-  }
+/** Reads a length prefix; returns where the field ends (it starts at `pos`). */
+function fieldEnd(buf: Buffer, end: number): number {
+  const length = varint(buf, end);
+  const fieldEnd = pos + length;
+  if (fieldEnd > end) throw new WireError('length-delimited field runs past its message');
+  return fieldEnd;
+}
 
-  /** Returns the [start, end) of a length-delimited field and moves past it. */
-  lengthDelimited(): [number, number] {
-    const length = this.varint();
-    const start = this.pos;
-    const end = start + length;
-    if (end > this.end) throw new WireError('length-delimited field runs past its message');
-    this.pos = end;
-    return [start, end];
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case WIRE_VARINT:
-        this.varint();
-        return;
-      case WIRE_FIXED64:
-        this.advance(8);
-        return;
-      case WIRE_LEN:
-        this.lengthDelimited();
-        return;
-      case WIRE_FIXED32:
-        this.advance(4);
-        return;
-      default:
-        // Groups (3, 4) are proto2-only; Goldmane never sends them.
-        throw new WireError(`unsupported wire type ${wireType}`);
-    }
-  }
-
-  private advance(bytes: number): void {
-    if (this.pos + bytes > this.end) throw new WireError('fixed-width field runs past its message');
-    this.pos += bytes;
+function skip(buf: Buffer, end: number, wireType: number): void {
+  switch (wireType) {
+    case WIRE_VARINT:
+      varint(buf, end);
+      return;
+    case WIRE_FIXED64:
+      advance(8, end);
+      return;
+    case WIRE_LEN:
+      pos = fieldEnd(buf, end);
+      return;
+    case WIRE_FIXED32:
+      advance(4, end);
+      return;
+    default:
+      // Groups (3, 4) are proto2-only; Goldmane never sends them.
+      throw new WireError(`unsupported wire type ${wireType}`);
   }
 }
 
-interface KeyFields {
-  sourceNamespace: string;
-  destNamespace: string;
-  action: number;
-  key: string;
+function advance(bytes: number, end: number): void {
+  if (pos + bytes > end) throw new WireError('fixed-width field runs past its message');
+  pos += bytes;
 }
 
-function readKey(buf: Buffer, start: number, end: number): KeyFields {
-  const reader = new WireReader(buf, start, end);
-  const fields: KeyFields = {
-    sourceNamespace: '',
-    destNamespace: '',
-    action: 0,
-    key: buf.toString('latin1', start, end),
-  };
-  while (!reader.done) {
-    const tag = reader.varint();
-    const field = Math.floor(tag / 8);
+/**
+ * Namespace names seen before, by a hash of their bytes. A cluster has a few hundred namespaces;
+ * looking a name up costs less than decoding it from UTF-8 again for every flow, and the maps
+ * downstream find a string they have seen faster (its hash is cached). Only ASCII names are kept
+ * (their bytes are their characters); the cache starts over when full, so odd input cannot grow it.
+ */
+const NAMESPACE_CACHE_LIMIT = 4_096;
+const namespaceCache = new Map<number, string>();
+
+function namespaceAt(buf: Buffer, start: number, end: number): string {
+  if (start === end) return '';
+  let hash = 0x811c9dc5; // FNV-1a
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    const byte = buf[i]!;
+    if (byte >= 0x80) ascii = false;
+    hash = Math.imul(hash ^ byte, 0x01000193);
+  }
+  if (!ascii) return buf.toString('utf8', start, end);
+  const cached = namespaceCache.get(hash);
+  if (cached !== undefined && sameAscii(cached, buf, start, end)) return cached;
+  const name = buf.toString('latin1', start, end);
+  if (namespaceCache.size >= NAMESPACE_CACHE_LIMIT) namespaceCache.clear();
+  namespaceCache.set(hash, name);
+  return name;
+}
+
+function sameAscii(text: string, buf: Buffer, start: number, end: number): boolean {
+  if (text.length !== end - start) return false;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
+}
+
+/** The fields of the last FlowKey read (reset for each Flow). */
+let keyStart = -1;
+let keyEnd = -1;
+let sourceNamespace = '';
+let destNamespace = '';
+let action = 0;
+
+function readKey(buf: Buffer, end: number): void {
+  keyStart = pos;
+  keyEnd = end;
+  sourceNamespace = '';
+  destNamespace = '';
+  action = 0;
+  while (pos < end) {
+    const tag = varint(buf, end);
     const wireType = tag % 8;
+    const field = (tag - wireType) / 8;
     if (field === KEY_SOURCE_NAMESPACE && wireType === WIRE_LEN) {
-      const [s, e] = reader.lengthDelimited();
-      fields.sourceNamespace = buf.toString('utf8', s, e);
+      const stop = fieldEnd(buf, end);
+      sourceNamespace = namespaceAt(buf, pos, stop);
+      pos = stop;
     } else if (field === KEY_DEST_NAMESPACE && wireType === WIRE_LEN) {
-      const [s, e] = reader.lengthDelimited();
-      fields.destNamespace = buf.toString('utf8', s, e);
+      const stop = fieldEnd(buf, end);
+      destNamespace = namespaceAt(buf, pos, stop);
+      pos = stop;
     } else if (field === KEY_ACTION && wireType === WIRE_VARINT) {
-      fields.action = reader.varint();
+      action = varint(buf, end);
     } else {
-      reader.skip(wireType);
+      skip(buf, end, wireType);
     }
   }
-  return fields;
 }
 
-function readFlow(buf: Buffer, start: number, end: number): FlowRecord {
-  const reader = new WireReader(buf, start, end);
-  let key: KeyFields | null = null;
+function readFlow(buf: Buffer, end: number): FlowRecord {
+  // A Flow without a Key is a flow between two unknown endpoints: both namespaces empty.
+  keyStart = -1;
+  sourceNamespace = '';
+  destNamespace = '';
+  action = 0;
   let startTime = 0;
   let endTime = 0;
-  while (!reader.done) {
-    const tag = reader.varint();
-    const field = Math.floor(tag / 8);
+  while (pos < end) {
+    const tag = varint(buf, end);
     const wireType = tag % 8;
+    const field = (tag - wireType) / 8;
     if (field === FLOW_KEY && wireType === WIRE_LEN) {
-      const [s, e] = reader.lengthDelimited();
-      key = readKey(buf, s, e);
+      const stop = fieldEnd(buf, end);
+      readKey(buf, stop);
     } else if (field === FLOW_START_TIME && wireType === WIRE_VARINT) {
-      startTime = reader.varint();
+      startTime = varint(buf, end);
     } else if (field === FLOW_END_TIME && wireType === WIRE_VARINT) {
-      endTime = reader.varint();
+      endTime = varint(buf, end);
     } else {
-      reader.skip(wireType);
+      skip(buf, end, wireType);
     }
   }
-  // A Flow without a Key is a flow between two unknown endpoints: both namespaces empty.
-  key ??= { sourceNamespace: '', destNamespace: '', action: 0, key: '' };
   return {
     startTime,
     endTime,
-    sourceNamespace: key.sourceNamespace,
-    destNamespace: key.destNamespace,
-    action: key.action,
-    key: key.key,
+    sourceNamespace,
+    destNamespace,
+    action,
+    key: keyStart < 0 ? '' : buf.toString('latin1', keyStart, keyEnd),
   };
 }
 
@@ -188,17 +216,18 @@ function readFlow(buf: Buffer, start: number, end: number): FlowRecord {
  */
 export function decodeFlowResult(buf: Buffer): FlowRecord | MalformedFlow {
   try {
-    const reader = new WireReader(buf, 0, buf.length);
+    pos = 0;
+    const end = buf.length;
     let flow: FlowRecord | null = null;
-    while (!reader.done) {
-      const tag = reader.varint();
-      const field = Math.floor(tag / 8);
+    while (pos < end) {
+      const tag = varint(buf, end);
       const wireType = tag % 8;
+      const field = (tag - wireType) / 8;
       if (field === FLOW_RESULT_FLOW && wireType === WIRE_LEN) {
-        const [s, e] = reader.lengthDelimited();
-        flow = readFlow(buf, s, e);
+        const stop = fieldEnd(buf, end);
+        flow = readFlow(buf, stop);
       } else {
-        reader.skip(wireType);
+        skip(buf, end, wireType);
       }
     }
     return flow ?? { malformed: 'FlowResult has no flow' };

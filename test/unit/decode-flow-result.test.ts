@@ -174,3 +174,35 @@ describe('decodeFlowResult agrees with protobufjs on realistic flows', () => {
     }
   });
 });
+
+describe('decodeFlowResult keeps namespace names it has seen (a cache by hash of the bytes)', () => {
+  const withNamespaces = (src: Buffer | string, dst: Buffer | string): Buffer =>
+    flowResult(message(bytesField(2, src), bytesField(5, dst), intField(14, 1)));
+
+  it('tells apart two names with the same hash, in any order', () => {
+    // FNV-1a of "ns-16vu" and of "ns-cyea" are both 2036506795.
+    for (const [src, dst] of [
+      ['ns-16vu', 'ns-cyea'],
+      ['ns-cyea', 'ns-16vu'],
+      ['ns-16vu', 'ns-16vu'],
+      ['ns-cyea', 'ns-cyea'],
+    ]) {
+      const flow = decoded(withNamespaces(src!, dst!));
+      expect([flow.sourceNamespace, flow.destNamespace]).toEqual([src, dst]);
+    }
+  });
+
+  it('decodes names that are not ASCII as UTF-8, invalid bytes included, as Buffer#toString does', () => {
+    expect(decoded(withNamespaces('ünï', 'db')).sourceNamespace).toBe('ünï');
+    const invalid = Buffer.from([0x73, 0xff, 0x68]);
+    expect(decoded(withNamespaces(invalid, 'db')).sourceNamespace).toBe(invalid.toString('utf8'));
+  });
+
+  it('stays correct past the cache limit, when it starts over', () => {
+    for (let i = 0; i < 10_000; i++) {
+      const flow = decoded(withNamespaces(`src-${i}`, `dst-${i % 7}`));
+      expect(flow.sourceNamespace).toBe(`src-${i}`);
+      expect(flow.destNamespace).toBe(`dst-${i % 7}`);
+    }
+  });
+});

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { flowToEdge, isValidNamespace, type DropReason, type Edge } from '../../src/edges/flow-to-edge.js';
+import {
+  flowToEdge,
+  isNoNamespace,
+  isValidNamespace,
+  type DropReason,
+  type Edge,
+} from '../../src/edges/flow-to-edge.js';
 import type { FlowRecord } from '../../src/goldmane/decode-flow-result.js';
 
 function flow(
@@ -104,5 +110,38 @@ describe('flowToEdge', () => {
       flow('-', 'Shop'),
     ];
     expect(inputs.map((input) => flowToEdge(input, offClusterKept))).toEqual(expected);
+  });
+});
+
+describe('namespace checks written out by hand for speed agree with their definitions', () => {
+  const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  const alphabet = ['a', 'z', '0', '9', '-', 'A', '_', '.', ' ', '\t', '\u0000', 'ü', '\u00a0', '\ufeff'];
+
+  // Every string of up to three characters from the alphabet, plus lengths around the limit.
+  function* candidates(): Generator<string> {
+    yield '';
+    for (const a of alphabet) {
+      yield a;
+      for (const b of alphabet) {
+        yield a + b;
+        for (const c of alphabet) yield a + b + c;
+      }
+    }
+    for (const length of [62, 63, 64, 65]) {
+      yield 'a'.repeat(length);
+      yield `a${'-'.repeat(length - 2)}a`;
+    }
+  }
+
+  it('isValidNamespace is the DNS-1123 label expression with at most 63 characters', () => {
+    for (const name of candidates())
+      expect(isValidNamespace(name), JSON.stringify(name)).toBe(
+        name.length <= 63 && DNS1123_LABEL.test(name),
+      );
+  });
+
+  it('isNoNamespace is "-", or empty after trim()', () => {
+    for (const name of candidates())
+      expect(isNoNamespace(name), JSON.stringify(name)).toBe(name === '-' || name.trim() === '');
   });
 });
