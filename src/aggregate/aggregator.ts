@@ -26,8 +26,10 @@ const TICK_MS = 1_000;
  * (gap detection after a long absence).
  */
 export const HEARTBEAT_MS = 30_000;
-/** How long shutdown may spend on the final write (the Deployment's grace period is 30 s). */
-export const SHUTDOWN_FLUSH_TIMEOUT_MS = 8_000;
+/** How long shutdown may spend on the final write: with the rest of the stop it stays under 10 s. */
+export const SHUTDOWN_FLUSH_TIMEOUT_MS = 6_000;
+/** Releasing the cursor on the way out is a courtesy to a standby (it would take over anyway). */
+const RELEASE_TIMEOUT_MS = 1_000;
 
 export interface AggregatorDeps {
   readonly pool: Pool;
@@ -152,21 +154,28 @@ export class Aggregator {
       (this.inFlight !== null || this.ledger.hasChanges()) &&
       Date.now() < deadline
     ) {
-      if (this.writing !== null) await this.writing;
+      // Every wait is bounded by the deadline: a write stuck on a lock or a dead connection must
+      // not keep a pod in Terminating. An abandoned write is harmless: it commits whole or not at all.
+      if (this.writing !== null) await untilDeadline(this.writing, deadline);
       else if (this.inFlight === null)
         this.inFlight = { batch: this.ledger.takeBatch(), seq: this.committedSeq + 1 };
-      else if (Date.now() >= this.retryAt) await this.write(this.inFlight);
+      else if (Date.now() >= this.retryAt) await untilDeadline(this.write(this.inFlight), deadline);
       else await sleep(Math.min(this.retryAt, deadline) - Date.now());
     }
     this.client.close();
     const committed = this.inFlight === null && !this.ledger.hasChanges() && this.fatal === null;
     if (committed) {
-      await releaseCursor(this.deps.pool, this.writerId).catch((error: unknown) =>
-        this.deps.log.warn(
-          { err: describeDatabaseError(error) },
-          'could not release the ingest cursor; a standby takes over after the takeover time',
-        ),
+      const released = releaseCursor(this.deps.pool, this.writerId).then(
+        () => true,
+        (error: unknown) => {
+          this.deps.log.warn(
+            { err: describeDatabaseError(error) },
+            'could not release the ingest cursor; a standby takes over after the takeover time',
+          );
+          return true;
+        },
       );
+      await untilDeadline(released, Date.now() + RELEASE_TIMEOUT_MS);
     }
     if (!committed && this.fatal === null) {
       this.deps.log.error(
@@ -319,6 +328,16 @@ export class Aggregator {
     void this.stream.stop();
     this.resolveFatal?.(error);
   }
+}
+
+/** Waits for `promise`, or until `deadline` (epoch ms), whichever comes first. */
+async function untilDeadline(promise: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+  ]);
+  clearTimeout(timer);
 }
 
 function sleep(ms: number): Promise<void> {

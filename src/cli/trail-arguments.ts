@@ -44,6 +44,9 @@ export function namespaceArgument(
 }
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** Further back than any trail (and within what PostgreSQL's timestamptz and JS dates hold). */
+const MAX_LOOKBACK_MS = 100 * 365 * 86_400_000;
+const EARLIEST_YEAR = 1970;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
@@ -55,6 +58,8 @@ export function sinceArgument(flag: string, value: string): TimeBound {
   const date = DATE.exec(text);
   if (date !== null) {
     const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])];
+    if (year < EARLIEST_YEAR)
+      throw new AppError('USAGE', `--${flag}: ${JSON.stringify(value)} is before ${EARLIEST_YEAR}`);
     const at = new Date(Date.UTC(year, month - 1, day));
     if (at.getUTCFullYear() === year && at.getUTCMonth() === month - 1 && at.getUTCDate() === day)
       return { at };
@@ -74,6 +79,8 @@ export function sinceArgument(flag: string, value: string): TimeBound {
     );
   }
   if (agoMs <= 0) throw new AppError('USAGE', `--${flag}: the duration must be more than 0`);
+  if (agoMs > MAX_LOOKBACK_MS)
+    throw new AppError('USAGE', `--${flag}: ${JSON.stringify(value)} is longer than 100 years`);
   return { agoMs };
 }
 

@@ -245,6 +245,9 @@ export function checkWebhookUrl(value: string): string | null {
   } catch {
     return `SLACK_WEBHOOK_URL is not a URL (value not shown: it is a secret); ${WEBHOOK_URL_HINT}`;
   }
+  if (url.username !== '' || url.password !== '') {
+    return `SLACK_WEBHOOK_URL must not carry a user or password (value not shown); ${WEBHOOK_URL_HINT}`;
+  }
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     return `SLACK_WEBHOOK_URL must start with https:// (it starts with ${url.protocol}//); ${WEBHOOK_URL_HINT}`;

@@ -21,6 +21,8 @@ export interface TlsMaterial {
   readonly ca: Buffer | null;
   readonly certSubject: string;
   readonly certNotAfter: Date;
+  /** Certificates of the CA bundle that are not valid now, beside at least one that is. */
+  readonly caWarnings: readonly string[];
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -61,24 +63,13 @@ function parseCertificates(label: string, path: string, pem: Buffer, problems: s
   return certificates;
 }
 
-function checkValidity(
-  label: string,
-  path: string,
-  cert: X509Certificate,
-  now: Date,
-  problems: string[],
-): void {
+/** Why a certificate is not valid at `now` ("expired on ..."), or null if it is. */
+function validityProblem(cert: X509Certificate, now: Date): string | null {
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
-  if (notAfter.getTime() < now.getTime()) {
-    problems.push(
-      `${label}: ${path} expired on ${notAfter.toISOString()}; renew it (see docs/operations.md, "Certificates")`,
-    );
-  } else if (notBefore.getTime() > now.getTime()) {
-    problems.push(
-      `${label}: ${path} is not valid before ${notBefore.toISOString()}; check the clock or the certificate`,
-    );
-  }
+  if (notAfter.getTime() < now.getTime()) return `expired on ${notAfter.toISOString()}`;
+  if (notBefore.getTime() > now.getTime()) return `is not valid before ${notBefore.toISOString()}`;
+  return null;
 }
 
 // PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional OpenSSL ("Proc-Type: 4,ENCRYPTED") forms.
@@ -110,7 +101,12 @@ export function loadTlsMaterial(paths: TlsPaths, now: Date, problems: string[]):
   if (certPem !== null) {
     cert = parseCertificates('TLS_CERT_PATH', paths.certPath, certPem, problems)[0];
     if (cert !== undefined) {
-      checkValidity('TLS_CERT_PATH', paths.certPath, cert, now, problems);
+      const invalid = validityProblem(cert, now);
+      if (invalid !== null) {
+        problems.push(
+          `TLS_CERT_PATH: ${paths.certPath} ${invalid}; ${invalid.startsWith('expired') ? 'renew it (see docs/operations.md, "Certificates")' : 'check the clock or the certificate'}`,
+        );
+      }
       // Go's TLS server (Goldmane) refuses a client certificate whose extended key usage lacks clientAuth.
       const usages = cert.keyUsage;
       if (usages !== undefined && usages.length > 0 && !usages.includes(CLIENT_AUTH_EKU)) {
@@ -126,9 +122,22 @@ export function loadTlsMaterial(paths: TlsPaths, now: Date, problems: string[]):
       `TLS_KEY_PATH: ${paths.keyPath} does not match the certificate in TLS_CERT_PATH (${paths.certPath})`,
     );
   }
+  const caWarnings: string[] = [];
   if (caPem !== null && paths.caPath !== null) {
-    for (const ca of parseCertificates('CA_CERT_PATH', paths.caPath, caPem, problems)) {
-      checkValidity('CA_CERT_PATH', paths.caPath, ca, now, problems);
+    // A bundle may keep an expired or not-yet-valid CA beside the current one (operators keep the
+    // old one across a rotation): that is worth a warning, not a refusal. Only a bundle with no
+    // usable certificate at all cannot verify Goldmane.
+    const checks = parseCertificates('CA_CERT_PATH', paths.caPath, caPem, problems).map((ca) => ({
+      subject: ca.subject,
+      problem: validityProblem(ca, now),
+    }));
+    const invalid = checks
+      .filter((check) => check.problem !== null)
+      .map((check) => `${check.subject} ${check.problem}`);
+    if (checks.length > 0 && invalid.length === checks.length) {
+      problems.push(`CA_CERT_PATH: ${paths.caPath} has no certificate valid now (${invalid.join('; ')})`);
+    } else {
+      caWarnings.push(...invalid);
     }
   }
   if (problems.length > before || certPem === null || keyPem === null || cert === undefined) return null;
@@ -138,5 +147,6 @@ export function loadTlsMaterial(paths: TlsPaths, now: Date, problems: string[]):
     ca: caPem,
     certSubject: cert.subject,
     certNotAfter: new Date(cert.validTo),
+    caWarnings,
   };
 }

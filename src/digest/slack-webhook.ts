@@ -56,6 +56,9 @@ export function redactWebhookUrl(text: string, webhookUrl: string): string {
     secrets.push(url.href);
     if (url.pathname.length > 1) secrets.push(url.pathname, decodeURIComponent(url.pathname));
     if (url.search !== '') secrets.push(url.search);
+    // A proxy or error page may echo only part of the path; Slack's token is its last segment.
+    for (const segment of url.pathname.split('/')) if (segment.length >= 8) secrets.push(segment);
+    if (url.password !== '') secrets.push(url.password);
   } catch {
     // Not a URL: only the raw value can appear.
   }
@@ -110,7 +113,9 @@ export async function postToWebhook(
       // The whole exchange, body included: a hung request must not hang the Job.
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const body = await response.text();
+    // An error page can echo the request path (Express: "Cannot POST /services/T…/B…/…"): the
+    // body goes to logs and the run's record, so it loses the credential first.
+    const body = redactWebhookUrl(await response.text(), webhookUrl);
     return classifyAnswer(response.status, body, response.headers.get('retry-after'), now());
   } catch (error) {
     return { kind: 'network-error', description: describeFetchError(error, webhookUrl) };

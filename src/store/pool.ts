@@ -11,7 +11,15 @@ export interface PoolOptions {
   /** Connections; the aggregator needs one writer and one for health checks. */
   readonly max?: number;
   readonly applicationName?: string;
+  /**
+   * PostgreSQL cancels a statement that runs (or waits for a lock) longer than this. Default: 30 s,
+   * far above any flush (one statement of a few thousand rows takes milliseconds), so a stuck
+   * write fails, is retried, and cannot hold the aggregator forever.
+   */
+  readonly statementTimeoutMs?: number;
 }
+
+const STATEMENT_TIMEOUT_MS = 30_000;
 
 /** Connection establishment gives up after this long, so a dead host cannot stall a flush forever. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -26,6 +34,7 @@ export function createPool(databaseUrl: string, log: Logger, options: PoolOption
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: IDLE_TIMEOUT_MS,
     keepAlive: true,
+    statement_timeout: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
   });
   // Without this listener, a server-side disconnect of an idle pooled client (restart, failover,
   // pg_terminate_backend) is an unhandled 'error' event and kills the process.

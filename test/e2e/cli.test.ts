@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAllCommands } from '../../src/cli/commands.js';
 
 const COMMANDS = await loadAllCommands();
-import { runCli } from '../support/cli.js';
+import { BIN, runCli } from '../support/cli.js';
 import { createTestDatabase } from '../support/database.js';
 
 const SECRET = 'pa55-Wd-never-shown';
@@ -111,5 +111,31 @@ describe('the command line', () => {
       /^error \[DATABASE_UNAVAILABLE\]: cannot migrate: connect ECONNREFUSED 127\.0\.0\.1:1\n$/,
     );
     expect(result.stdout + result.stderr).not.toContain(SECRET);
+  });
+});
+
+describe('output into a pipe that closes early', () => {
+  it('policy --all | head -3 ends quietly (EPIPE is the reader being done)', async () => {
+    const { url } = await createTestDatabase('cli_epipe');
+    expect((await runCli(['migrate'], { DATABASE_URL: url })).code).toBe(0);
+    const pool = new pg.Pool({ connectionString: url });
+    await pool.query(
+      `INSERT INTO edge SELECT 'ns-' || s, 'ns-' || d, 'allow', now() - interval '30 days', now(), 1
+         FROM generate_series(1, 200) s, generate_series(1, 10) d WHERE s <> d`,
+    );
+    await pool.end();
+    const { execFile } = await import('node:child_process');
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        'bash',
+        ['-c', `set -o pipefail; node ${BIN} policy --all | head -3`],
+        { env: { PATH: process.env.PATH!, DATABASE_URL: url } },
+        (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr }),
+      );
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toMatch(/EPIPE|Error|error \[/);
+    expect(result.stdout.split('\n')).toHaveLength(4);
   });
 });

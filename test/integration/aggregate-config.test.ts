@@ -144,6 +144,32 @@ describe('loadAggregateConfig', () => {
     );
   });
 
+  it('accepts a bundle holding an expired CA beside a valid one (with a warning), refuses one with none valid', async () => {
+    const { mkdirSync, readFileSync, writeFileSync } = await import('node:fs');
+    const oldDir = join(dir, 'old-ca');
+    mkdirSync(oldDir, { recursive: true });
+    await issueCertificate(certs.ca, oldDir, 'old', {
+      commonName: 'old-ca',
+      usages: ['serverAuth'],
+      days: -1,
+    });
+    const bundle = join(dir, 'rotated-bundle.crt');
+    writeFileSync(
+      bundle,
+      readFileSync(join(oldDir, 'old.crt'), 'utf8') + readFileSync(certs.ca.cert, 'utf8'),
+    );
+    const warnings = loadAggregateConfig(env({ CA_CERT_PATH: bundle }), {}).goldmane.tls.caWarnings;
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^CN=old-ca expired on \d{4}-/);
+    const found = problems({ CA_CERT_PATH: join(oldDir, 'old.crt') });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(
+      new RegExp(
+        `^CA_CERT_PATH: ${join(oldDir, 'old.crt')} has no certificate valid now \\(CN=old-ca expired on `,
+      ),
+    );
+  });
+
   it('does not need the CA file when the server is not verified (GOLDMANE_TLS_INSECURE)', () => {
     const config = loadAggregateConfig(
       env({ GOLDMANE_TLS_INSECURE: 'true', CA_CERT_PATH: join(dir, 'nope.crt') }),

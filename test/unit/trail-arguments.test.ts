@@ -52,6 +52,11 @@ describe('sinceArgument', () => {
   it.each(['yesterday', '24', '2026-02-30', '0h', '2026-06-01T08:00:00'])('refuses %s', (value) => {
     usageError(() => sinceArgument('new-since', value));
   });
+
+  it('refuses spans the database cannot hold, naming the flag', () => {
+    expect(() => sinceArgument('new-since', '99999999d')).toThrow('--new-since: "99999999d" is longer than 100 years');
+    expect(() => sinceArgument('seen-since', '0001-01-01')).toThrow('--seen-since: "0001-01-01" is before 1970');
+  });
 });
 
 describe('limitArgument', () => {

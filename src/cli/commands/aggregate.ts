@@ -12,6 +12,9 @@ import { WaitAborted, retryUntilDatabaseReady } from '../../store/wait-for-datab
 import type { Command } from '../command.js';
 import { listenForShutdown } from '../signals.js';
 
+/** How long the pool may take to close its connections at exit. */
+const POOL_END_TIMEOUT_MS = 1_000;
+
 export const aggregateCommand: Command = {
   name: 'aggregate',
   summary: "Stream Goldmane's flows over mutual TLS into the durable edge table (long-running).",
@@ -25,6 +28,12 @@ export const aggregateCommand: Command = {
     if (goldmane.insecure) {
       log.warn(
         'GOLDMANE_TLS_INSECURE is on: the server certificate is NOT verified, so anyone who can intercept the connection can feed this trail. Use it only to debug.',
+      );
+    }
+    for (const warning of goldmane.tls.caWarnings) {
+      log.warn(
+        { caCertificate: warning },
+        'CA_CERT_PATH holds a certificate that is not valid now; the others still verify Goldmane',
       );
     }
     log.info(
@@ -85,7 +94,11 @@ export const aggregateCommand: Command = {
     } finally {
       shutdown.dispose();
       await http?.close();
-      await pool.end();
+      // A connection stuck on a dead network must not hold the exit (the stop is already bounded).
+      await Promise.race([
+        pool.end(),
+        new Promise((resolve) => setTimeout(resolve, POOL_END_TIMEOUT_MS).unref()),
+      ]);
     }
   },
 };
