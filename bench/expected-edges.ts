@@ -46,7 +46,9 @@ async function shapeEdges(stream: SyntheticStream): Promise<ShapeEdges[]> {
           sourceNamespace: key.source_namespace ?? '',
           destNamespace: key.dest_namespace ?? '',
           action: key.action ?? 0,
-          key: identity,
+          message: Buffer.alloc(0),
+          keyStart: 0,
+          keyEnd: 0,
         },
         { includeOffCluster: false },
       );

@@ -70,7 +70,9 @@ async function main(): Promise<void> {
         sourceNamespace: flow.Key?.source_namespace ?? '',
         destNamespace: flow.Key?.dest_namespace ?? '',
         action: flow.Key?.action ?? 0,
-        key: '',
+        message: Buffer.alloc(0),
+        keyStart: 0,
+        keyEnd: 0,
       },
       { includeOffCluster: false },
     );

@@ -26,8 +26,10 @@
  * data), so that a retry after an unknown commit outcome can be recognised as already applied.
  */
 import { EdgeBatch } from '../edges/edge-batch.js';
-import { flowToEdge, hasValidTimes, type DropReason } from '../edges/flow-to-edge.js';
+import { hasValidTimes, type DropReason } from '../edges/flow-to-edge.js';
 import type { FlowRecord } from '../goldmane/decode-flow-result.js';
+import { FlowKeySet } from './flow-key-set.js';
+import { RunEdges } from './run-edges.js';
 import { planStreamStart, type ObservationGap, type StreamStartPlan } from './stream-start.js';
 
 /** How a record was handled; the aggregator turns these into metrics. */
@@ -73,11 +75,10 @@ const BACKFILL_REGION_MARGIN_SECONDS = 60;
 /** A bucket starting this long after registration is flushed about 60 s after it: never backfill. */
 const LIVE_PROOF_OFFSET_SECONDS = 30;
 
+/** The bucket whose records are arriving; its FlowKeys and edges are the ledger's runKeys and runEdges. */
 interface Run {
   readonly bucket: number;
   end: number;
-  readonly keys: Set<string>;
-  readonly edges: EdgeBatch;
   records: number;
   lastRecordAtMs: number;
   /** Set by a tick that found the run quiet; a second quiet tick completes it. */
@@ -100,6 +101,9 @@ export class BucketLedger {
   private resumeFrom: number | null;
   private readonly completedAbove = new Map<number, number>();
   private run: Run | null = null;
+  /** Reused run after run: one run is open at a time. */
+  private readonly runKeys = new FlowKeySet();
+  private readonly runEdges: RunEdges;
   private stream: StreamWindow | null = null;
   private pending = new EdgeBatch();
   private pendingRecords = 0;
@@ -111,6 +115,7 @@ export class BucketLedger {
     private readonly options: LedgerOptions,
   ) {
     this.resumeFrom = state.resumeFrom;
+    this.runEdges = new RunEdges(options);
     for (const span of state.completedAbove) this.completedAbove.set(span.start, span.end);
   }
 
@@ -137,6 +142,7 @@ export class BucketLedger {
   /** The stream ended (any way): a run in progress may be incomplete, so it is dropped. */
   endStream(): void {
     this.run = null;
+    this.runEdges.discard();
     this.stream = null;
   }
 
@@ -151,13 +157,10 @@ export class BucketLedger {
     const run = this.run;
     run.lastRecordAtMs = nowMs;
     run.quietOnce = false;
-    // One hash lookup instead of has() then add(): a key already there leaves the size unchanged.
-    const keys = run.keys.size;
-    if (run.keys.add(record.key).size === keys) return 'duplicate';
+    if (!this.runKeys.add(record.message, record.keyStart, record.keyEnd)) return 'duplicate';
     if (record.endTime > run.end) run.end = record.endTime;
-    const edge = flowToEdge(record, this.options);
-    if (typeof edge === 'string') return edge;
-    run.edges.add(edge, record.startTime, record.endTime);
+    const dropped = this.runEdges.add(record);
+    if (dropped !== null) return dropped;
     run.records++;
     return 'accepted';
   }
@@ -209,22 +212,16 @@ export class BucketLedger {
   private openRun(bucket: number, end: number): Run {
     const stream = this.stream;
     if (stream !== null && bucket >= stream.liveFrom) stream.liveConfirmed = true;
-    return {
-      bucket,
-      end,
-      keys: new Set(),
-      edges: new EdgeBatch(),
-      records: 0,
-      lastRecordAtMs: 0,
-      quietOnce: false,
-    };
+    this.runKeys.clear();
+    this.runEdges.discard();
+    return { bucket, end, records: 0, lastRecordAtMs: 0, quietOnce: false };
   }
 
   private completeRun(): void {
     const run = this.run;
     if (run === null) return;
     this.run = null;
-    this.pending.mergeFrom(run.edges);
+    this.runEdges.moveInto(this.pending);
     this.pendingRecords += run.records;
     this.stateChanged = true;
 

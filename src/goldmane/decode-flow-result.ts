@@ -22,11 +22,14 @@ export interface FlowRecord {
   /** Raw `goldmane.Action` number: 0 unspecified (or omitted), 1 allow, 2 deny, 3 pass, or unknown. */
   readonly action: number;
   /**
-   * The FlowKey's bytes as sent, as a latin1 string: the record's identity within its bucket.
-   * Goldmane's "full FlowKey" includes reporter, ports, service and policy trace, so this is the
-   * whole key, not only the namespaces.
+   * The FlowKey's bytes as sent, `message[keyStart, keyEnd)`: the record's identity within its
+   * bucket. Goldmane's "full FlowKey" includes reporter, ports, service and policy trace, so this
+   * is the whole key, not only the namespaces. Not copied: the range is valid as long as the
+   * record is (the ledger copies what it keeps).
    */
-  readonly key: string;
+  readonly message: Buffer;
+  readonly keyStart: number;
+  readonly keyEnd: number;
 }
 
 /** A FlowResult that could not be decoded; the stream goes on without it. */
@@ -111,29 +114,33 @@ function advance(bytes: number, end: number): void {
 }
 
 /**
- * Namespace names seen before, by a hash of their bytes. A cluster has a few hundred namespaces;
- * looking a name up costs less than decoding it from UTF-8 again for every flow, and the maps
- * downstream find a string they have seen faster (its hash is cached). Only ASCII names are kept
- * (their bytes are their characters); the cache starts over when full, so odd input cannot grow it.
+ * Namespace names seen before. A cluster has a few hundred namespaces; finding a name here costs
+ * less than decoding it from UTF-8 again for every flow, and the maps downstream find a string
+ * they have seen faster (its hash is cached). Direct-mapped: a name's slot comes from its length
+ * and five of its bytes (beginning, middle, end), a hit is confirmed character by character, and a
+ * name whose slot is taken replaces the one there. Only ASCII names are kept (their bytes are
+ * their characters). Fixed size, so odd input cannot grow it.
  */
-const NAMESPACE_CACHE_LIMIT = 4_096;
-const namespaceCache = new Map<number, string>();
+const NAMESPACE_CACHE_SLOTS = 4_096;
+const namespaceCache: (string | undefined)[] = new Array<string | undefined>(NAMESPACE_CACHE_SLOTS).fill(
+  undefined,
+);
 
 function namespaceAt(buf: Buffer, start: number, end: number): string {
-  if (start === end) return '';
-  let hash = 0x811c9dc5; // FNV-1a
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    const byte = buf[i]!;
-    if (byte >= 0x80) ascii = false;
-    hash = Math.imul(hash ^ byte, 0x01000193);
-  }
-  if (!ascii) return buf.toString('utf8', start, end);
-  const cached = namespaceCache.get(hash);
+  const length = end - start;
+  if (length === 0) return '';
+  const last = end - 1;
+  let slot = Math.imul(length ^ buf[start]!, 0x01000193);
+  slot = Math.imul(slot ^ buf[start + (length >> 1)]!, 0x01000193);
+  slot = Math.imul(slot ^ buf[last]!, 0x01000193);
+  slot = Math.imul(slot ^ buf[Math.min(start + 1, last)]!, 0x01000193);
+  slot = Math.imul(slot ^ buf[Math.max(last - 1, start)]!, 0x01000193);
+  slot = (slot ^ (slot >>> 16)) & (NAMESPACE_CACHE_SLOTS - 1);
+  const cached = namespaceCache[slot];
   if (cached !== undefined && sameAscii(cached, buf, start, end)) return cached;
+  for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return buf.toString('utf8', start, end);
   const name = buf.toString('latin1', start, end);
-  if (namespaceCache.size >= NAMESPACE_CACHE_LIMIT) namespaceCache.clear();
-  namespaceCache.set(hash, name);
+  namespaceCache[slot] = name;
   return name;
 }
 
@@ -199,14 +206,8 @@ function readFlow(buf: Buffer, end: number): FlowRecord {
       skip(buf, end, wireType);
     }
   }
-  return {
-    startTime,
-    endTime,
-    sourceNamespace,
-    destNamespace,
-    action,
-    key: keyStart < 0 ? '' : buf.toString('latin1', keyStart, keyEnd),
-  };
+  if (keyStart < 0) keyEnd = keyStart = pos;
+  return { startTime, endTime, sourceNamespace, destNamespace, action, message: buf, keyStart, keyEnd };
 }
 
 /**

@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { BucketLedger, type LedgerState, type PendingBatch } from '../../src/aggregate/bucket-ledger.js';
+import { EdgeBatch } from '../../src/edges/edge-batch.js';
+import { flowToEdge } from '../../src/edges/flow-to-edge.js';
 import type { FlowRecord } from '../../src/goldmane/decode-flow-result.js';
+import { seededRandom } from '../../src/simulate/flows.js';
 
 const T = 1_764_000_000; // a multiple of 15: "now" at stream registration
 const QUIET_MS = 10_000;
 
 function record(bucket: number, src: string, dst: string, key = `${src}/${dst}`, action = 1): FlowRecord {
-  return { startTime: bucket, endTime: bucket + 15, sourceNamespace: src, destNamespace: dst, action, key };
+  // The key's bytes sit inside a larger message, as in a decoded FlowResult.
+  const message = Buffer.from(`<${key}>`);
+  return {
+    startTime: bucket,
+    endTime: bucket + 15,
+    sourceNamespace: src,
+    destNamespace: dst,
+    action,
+    message,
+    keyStart: 1,
+    keyEnd: message.length - 1,
+  };
 }
 
 function ledger(state: Partial<LedgerState> = {}): BucketLedger {
@@ -222,5 +236,62 @@ describe('BucketLedger', () => {
     expect(l.hasChanges()).toBe(true);
     expect(l.takeBatch().gaps).toEqual([plan.gap]);
     expect(l.takeBatch().gaps).toEqual([]);
+  });
+});
+
+describe('BucketLedger counts as a plain model does (a Set of key strings and an EdgeBatch per run)', () => {
+  const NAMES = ['shop', 'db', 'cache', '-', '', 'Shop', 'kube-system'];
+
+  it('on random in-order streams with repeated keys, dropped flows and changing buckets', () => {
+    for (let seed = 1; seed <= 25; seed++) {
+      const random = seededRandom(seed);
+      const pick = <V>(values: readonly V[]): V => values[Math.floor(random() * values.length)]!;
+      const l = ledger();
+      l.beginStream(T, null);
+      let modelRun: { bucket: number; keys: Set<string>; edges: EdgeBatch } | null = null;
+      let modelPending = new EdgeBatch();
+      const complete = (): void => {
+        if (modelRun !== null) modelPending.mergeFrom(modelRun.edges);
+        modelRun = null;
+      };
+      let bucket = T - 3000;
+      for (let i = 0; i < 2_000; i++) {
+        if (random() < 0.02) bucket += 15 * (1 + Math.floor(random() * 3));
+        const r = record(
+          bucket,
+          pick(NAMES),
+          pick(NAMES),
+          `k${Math.floor(random() * 40)}`,
+          pick([0, 1, 2, 3, 9]),
+        );
+        const input = random() < 0.01 ? { ...r, startTime: 0 } : r;
+        let expected: string;
+        if (input.startTime === 0) expected = 'invalid_time';
+        else {
+          if (modelRun !== null && modelRun.bucket !== bucket) complete();
+          modelRun ??= { bucket, keys: new Set(), edges: new EdgeBatch() };
+          const key = r.message.toString('latin1', r.keyStart, r.keyEnd);
+          if (modelRun.keys.has(key)) expected = 'duplicate';
+          else {
+            modelRun.keys.add(key);
+            const edge = flowToEdge(input, { includeOffCluster: false });
+            if (typeof edge === 'string') expected = edge;
+            else {
+              modelRun.edges.add(edge, input.startTime, input.endTime);
+              expected = 'accepted';
+            }
+          }
+        }
+        expect(l.accept(input, T * 1000), `seed ${seed}, record ${i}`).toBe(expected);
+        if (random() < 0.01) {
+          expect(rows(l.takeBatch()), `seed ${seed}, batch at ${i}`).toEqual(
+            modelPending
+              .sortedRows()
+              .map((row) => [row.src, row.dst, row.action, row.firstSeen, row.lastSeen, row.flowCount]),
+          );
+          modelPending = new EdgeBatch();
+        }
+      }
+    }
   });
 });

@@ -20,7 +20,9 @@ function flow(
     action,
     startTime: times[0],
     endTime: times[1],
-    key: `${sourceNamespace}>${destNamespace}`,
+    message: Buffer.from(`${sourceNamespace}>${destNamespace}`),
+    keyStart: 0,
+    keyEnd: Buffer.byteLength(`${sourceNamespace}>${destNamespace}`),
   };
 }
 
