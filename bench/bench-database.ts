@@ -40,9 +40,10 @@ export async function dropScratchDatabase(database: ScratchDatabase): Promise<vo
 /**
  * Transactions committed in a database so far, as PostgreSQL's statistics count them. Every
  * statement the aggregator and the naive consumer send runs in a transaction of its own, so the
- * difference of two readings is the number of statements in between. Backends publish these
- * counts when they go idle or exit (at most about a second late), so read them after the
- * process has exited. The admin connection is to another database and never counts here.
+ * difference of two readings is the number of statements in between, plus any visit of an
+ * autovacuum worker to the database (it counts too, and comes at times of its own choosing).
+ * Backends publish these counts late (see STATISTICS_DELAY_MS). The admin connection is to
+ * another database and never counts here.
  */
 export async function committedTransactions(database: ScratchDatabase): Promise<number> {
   return withAdmin(async (client) => {
@@ -57,14 +58,20 @@ export async function committedTransactions(database: ScratchDatabase): Promise<
 }
 
 /**
- * The transaction count once every statement so far has been published: it has stayed the same
- * for a second and a half (backends publish their counts about once a second, and at exit).
+ * PostgreSQL 15 publishes a backend's counts when it goes idle, but at most once a second: a
+ * transaction within a second of the last publication is published ten seconds later (or at exit).
  */
-export async function settledTransactions(database: ScratchDatabase): Promise<number> {
+export const STATISTICS_DELAY_MS = 11_000;
+
+/**
+ * The transaction count once every statement so far has been published: it has stayed the same
+ * for `stableMs` (STATISTICS_DELAY_MS while sessions are connected; less once they have exited).
+ */
+export async function settledTransactions(database: ScratchDatabase, stableMs = 1_500): Promise<number> {
   let value = await committedTransactions(database);
   let stableSince = Date.now();
-  const deadline = Date.now() + 10_000;
-  while (Date.now() - stableSince < 1_500 && Date.now() < deadline) {
+  const deadline = Date.now() + stableMs + 10_000;
+  while (Date.now() - stableSince < stableMs && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     const next = await committedTransactions(database);
     if (next !== value) {

@@ -2,7 +2,6 @@
  * The gRPC connection of the benchmark's own consumers: the same credentials and channel options
  * as `aggregate` (src/goldmane/channel.ts), so that they receive exactly as it does.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { GoldmaneConfig } from '../src/config/load-config.js';
@@ -25,19 +24,25 @@ const KEEPALIVE_MS = 360_000;
 export async function connect(args: ConsumerArguments): Promise<grpc.Client> {
   const grpcJs = await import('@grpc/grpc-js');
   const channel = await built<typeof import('../src/goldmane/channel.js')>('goldmane/channel.js');
+  const tlsMaterial = await built<typeof import('../src/config/tls-material.js')>('config/tls-material.js');
+  const problems: string[] = [];
+  const tls = tlsMaterial.loadTlsMaterial(
+    {
+      certPath: join(args.certDir, 'client.crt'),
+      keyPath: join(args.certDir, 'client.key'),
+      caPath: join(args.certDir, 'ca.crt'),
+    },
+    new Date(),
+    problems,
+  );
+  if (tls === null) throw new Error(`benchmark certificates: ${problems.join('; ')}`);
   const config: GoldmaneConfig = {
     target: `127.0.0.1:${args.port}`,
     serverName: SERVER_NAME,
     serverNameOverridden: true,
     insecure: false,
     keepaliveMs: KEEPALIVE_MS,
-    tls: {
-      ca: readFileSync(join(args.certDir, 'ca.crt')),
-      cert: readFileSync(join(args.certDir, 'client.crt')),
-      key: readFileSync(join(args.certDir, 'client.key')),
-      certSubject: 'CN=goldmane-edge-aggregator',
-      certNotAfter: new Date(0),
-    },
+    tls,
   };
   return new grpcJs.Client(config.target, channel.channelCredentials(config), channel.channelOptions(config));
 }

