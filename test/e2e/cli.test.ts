@@ -139,3 +139,29 @@ describe('output into a pipe that closes early', () => {
     expect(result.stdout.split('\n')).toHaveLength(4);
   });
 });
+
+describe('simulate refuses what it cannot do', () => {
+  it('names a --tls-dir that is a file, a history beyond an hour, an unknown scripted action', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const join = (...parts: string[]): string => path.join(...parts);
+    const writeFileSync = (file: string, text: string): void => fs.writeFileSync(file, text);
+    const dir = fs.mkdtempSync(join(os.tmpdir(), 'gea-sim-bad-'));
+    writeFileSync(join(dir, 'file'), 'x');
+    writeFileSync(
+      join(dir, 'script.json'),
+      JSON.stringify({ flows: [{ start: -60, sourceNamespace: 'a', destNamespace: 'b', action: 'bogus' }] }),
+    );
+    expect(await runCli(['simulate', '--tls-dir', join(dir, 'file')])).toMatchObject({
+      code: 3,
+      stderr: `error [CONFIG_INVALID]: --tls-dir: ${join(dir, 'file')} is a file, not a folder\n`,
+    });
+    expect((await runCli(['simulate', '--history', '5h'])).stderr).toContain(
+      '--history: Goldmane holds at most 1h',
+    );
+    expect((await runCli(['simulate', '--script', join(dir, 'script.json')])).stderr).toContain(
+      'flows[0].action must be one of allow, deny, pass, unspecified or a number',
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadLoggingConfig } from '../../config/load-config.js';
 import { parseDuration } from '../../config/duration.js';
@@ -102,6 +102,9 @@ export const simulateCommand: Command = {
     let tlsDir: string | null = null;
     if (!options.plaintext) {
       tlsDir = resolve(options.tlsDir);
+      if (existsSync(tlsDir) && !statSync(tlsDir).isDirectory()) {
+        throw new AppError('CONFIG_INVALID', `--tls-dir: ${tlsDir} is a file, not a folder`);
+      }
       if (!TLS_FILES.every((file) => existsSync(join(tlsDir!, file)))) {
         await writeCertificates(tlsDir);
         log.info({ dir: tlsDir }, 'wrote a fresh CA, server and client certificate');
@@ -177,6 +180,7 @@ function readSimulateFlags(flags: FlagValues): SimulateFlags {
     }
   };
   const historyMs = durationOf('history', '1h');
+  if (historyMs > 3_600_000) problems.push('--history: Goldmane holds at most 1h');
   const paceMs = durationOf('pace', '0ms');
   const dropText = flags['drop-after'];
   const dropAfter = typeof dropText === 'string' ? Number(dropText) : undefined;
@@ -212,6 +216,8 @@ function readSimulateFlags(flags: FlagValues): SimulateFlags {
   };
 }
 
+const SCRIPT_ACTIONS: readonly string[] = ['allow', 'deny', 'pass', 'unspecified'];
+
 function readScript(path: string): (FlowSpec & { start: number })[] {
   let parsed: { flows?: unknown };
   try {
@@ -229,6 +235,15 @@ function readScript(path: string): (FlowSpec & { start: number })[] {
     ) {
       throw new Error(
         `--script ${path}: flows[${index}] needs a numeric start and sourceNamespace/destNamespace strings`,
+      );
+    }
+    if (
+      flow.action !== undefined &&
+      typeof flow.action !== 'number' &&
+      !SCRIPT_ACTIONS.includes(flow.action)
+    ) {
+      throw new Error(
+        `--script ${path}: flows[${index}].action must be one of ${SCRIPT_ACTIONS.join(', ')} or a number`,
       );
     }
     return flow.start < 0 ? { ...flow, start: floorToBucket(now + flow.start) } : flow;
