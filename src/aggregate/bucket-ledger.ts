@@ -72,6 +72,11 @@ export interface PendingBatch {
  * Goldmane's newest backfilled bucket starts about 45 s before registration; the rest is clock skew.
  */
 const BACKFILL_REGION_MARGIN_SECONDS = 60;
+/**
+ * How far ahead of our clock a bucket may start and still count: Goldmane's clock may run ahead of
+ * ours (nodes are NTP-synced; ten minutes is generous). Later than that, a time is corrupt.
+ */
+const FUTURE_TOLERANCE_MS = 600_000;
 /** A bucket starting this long after registration is flushed about 60 s after it: never backfill. */
 const LIVE_PROOF_OFFSET_SECONDS = 30;
 
@@ -147,7 +152,10 @@ export class BucketLedger {
   }
 
   accept(record: FlowRecord, nowMs: number): RecordOutcome {
-    if (!hasValidTimes(record)) return 'invalid_time';
+    // A bucket from the future is corrupt (or a clock gone wrong): counting it would move the
+    // frontier ahead and make every real record after it look like a duplicate.
+    if (!hasValidTimes(record) || record.startTime * 1000 > nowMs + FUTURE_TOLERANCE_MS)
+      return 'invalid_time';
     const bucket = record.startTime;
     if (this.run !== null && this.run.bucket !== bucket) this.completeRun();
     if (this.run === null) {

@@ -13,10 +13,16 @@ export const GOLDMANE_HISTORY_SECONDS = 3600;
 /** How far back we ask at most: a minute inside the ring, so clock skew cannot push us past its start. */
 export const RESUME_WINDOW_SECONDS = 3540;
 /**
- * A start newer than this may fall into the bucket still filling (full-hour replay). Anything that
- * recent is the bucket Goldmane flushes next, which a live-only stream (0) delivers anyway.
+ * The resume asks again for the last bucket already complete (its records are skipped as
+ * duplicates), never for the bucket after it: that one may be the bucket Goldmane is about to
+ * flush, or, with clocks a few seconds apart, the one still filling, which replays the whole hour.
  */
-export const NEWEST_UNSAFE_SECONDS = 30;
+const BUCKET_SECONDS = 15;
+/**
+ * And never for anything in the newest 45 s by our clock: the filling bucket plus a bucket of
+ * clock skew. Asking earlier only re-sends completed buckets, which are skipped.
+ */
+const NEWEST_UNSAFE_SECONDS = 45;
 /**
  * When the stream was last known connected at time T, buckets flushed before T (start + 30 s) were
  * received. One more bucket of margin: a gap is better overstated than hidden.
@@ -58,12 +64,14 @@ export function planStreamStart({
       description: 'first start: backfilling the hour Goldmane holds',
     };
   }
-  if (resumeFrom > nowSeconds - NEWEST_UNSAFE_SECONDS) {
-    return { startTimeGte: 0, gap: null, description: 'up to date: live only' };
-  }
   const windowStart = nowSeconds - RESUME_WINDOW_SECONDS;
   if (resumeFrom >= windowStart) {
-    return { startTimeGte: resumeFrom, gap: null, description: 'resuming from the last complete bucket' };
+    const safe = Math.floor((nowSeconds - NEWEST_UNSAFE_SECONDS) / BUCKET_SECONDS) * BUCKET_SECONDS;
+    return {
+      startTimeGte: Math.max(windowStart, Math.min(resumeFrom - BUCKET_SECONDS, safe)),
+      gap: null,
+      description: 'resuming from the last complete bucket',
+    };
   }
   const coveredUntil =
     observedUntil === null

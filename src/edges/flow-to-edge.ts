@@ -85,11 +85,18 @@ export function actionName(code: number): EdgeAction {
   }
 }
 
-/** The latest unix second we accept as a flow time (year 9999); beyond that a time is corrupt. */
-const MAX_UNIX_SECONDS = 253_402_300_799;
+/**
+ * The longest bucket we accept. Goldmane's window is 15 s by default and configurable; a bucket
+ * longer than the whole ring (an hour) is corrupt. A record's end becomes the resume frontier, so
+ * one absurd end must not be able to move it.
+ */
+export const MAX_BUCKET_SECONDS = 3600;
 
+/** A bucket that starts after its end, has no length, or is longer than the ring is corrupt. */
 export function hasValidTimes(flow: Pick<FlowRecord, 'startTime' | 'endTime'>): boolean {
-  return flow.startTime > 0 && flow.endTime >= flow.startTime && flow.endTime <= MAX_UNIX_SECONDS;
+  return (
+    flow.startTime > 0 && flow.endTime > flow.startTime && flow.endTime - flow.startTime <= MAX_BUCKET_SECONDS
+  );
 }
 
 function endpointNamespace(name: string, options: FlowToEdgeOptions): string | null {

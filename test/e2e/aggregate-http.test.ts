@@ -18,8 +18,8 @@ import { aggregateEnv, edgeTable } from '../support/trail.js';
 
 const PASSWORD = 'Sup3r-secret-db-pw';
 const T0 = floorToBucket(Date.now() / 1000) - 900;
-/** Not in the ring's history: only a pushBucket() sends it, live. */
-const LIVE = floorToBucket(Date.now() / 1000) + 3600;
+/** Not in the ring's history (ahead of it, within the clock tolerance): only pushBucket() sends it. */
+const LIVE = floorToBucket(Date.now() / 1000) + 300;
 const flows: (FlowSpec & { start: number })[] = [
   { start: T0, sourceNamespace: 'shop', destNamespace: 'db', sourceName: 'api-*' },
   { start: T0, sourceNamespace: 'shop', destNamespace: 'db', sourceName: 'api-*' }, // duplicate

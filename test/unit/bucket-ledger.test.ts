@@ -7,6 +7,7 @@ import { seededRandom } from '../../src/simulate/flows.js';
 
 const T = 1_764_000_000; // a multiple of 15: "now" at stream registration
 const QUIET_MS = 10_000;
+const NOW_MS = T * 1000;
 
 function record(bucket: number, src: string, dst: string, key = `${src}/${dst}`, action = 1): FlowRecord {
   // The key's bytes sit inside a larger message, as in a decoded FlowResult.
@@ -91,7 +92,8 @@ describe('BucketLedger', () => {
 
   it('survives the stream-start race: a live bucket before the backfill counts once, and the frontier waits', () => {
     const l = ledger({ resumeFrom: T - 120 });
-    expect(l.beginStream(T, null).startTimeGte).toBe(T - 120);
+    // The resume asks again for the last complete bucket (skipped), never for the next one.
+    expect(l.beginStream(T, null).startTimeGte).toBe(T - 135);
     const live = T - 30; // flushed at a rollover between registration and backfill
     expect(feed(l, [record(live, 'a', 'b'), record(T - 120, 'a', 'b')])).toEqual(['accepted', 'accepted']);
     // Complete but out of order: it must not move the frontier past the backfill still to come.
@@ -141,7 +143,7 @@ describe('BucketLedger', () => {
     const stored = first.takeBatch(); // committed, then the process dies
     expect(rows(stored)).toEqual([['a', 'b', 'allow', T - 120, T - 15, 2]]);
     const second = ledger({ resumeFrom: stored.resumeFrom, completedAbove: stored.completedAbove });
-    expect(second.beginStream(T + 20, null).startTimeGte).toBe(T - 105);
+    expect(second.beginStream(T + 20, null).startTimeGte).toBe(T - 120);
     expect(
       feed(second, [
         record(T - 105, 'a', 'b'),
@@ -171,11 +173,11 @@ describe('BucketLedger', () => {
     const l = ledger();
     l.beginStream(T, null);
     const b = T - 600;
-    l.accept(record(b, 'a', 'b'), 1_000);
-    l.tick(1_000 + QUIET_MS - 1);
-    l.tick(1_000 + QUIET_MS);
+    l.accept(record(b, 'a', 'b'), NOW_MS);
+    l.tick(NOW_MS + QUIET_MS - 1);
+    l.tick(NOW_MS + QUIET_MS);
     expect(l.hasChanges()).toBe(false);
-    l.tick(1_000 + QUIET_MS + 1_000);
+    l.tick(NOW_MS + QUIET_MS + 1_000);
     expect(rows(l.takeBatch())).toEqual([['a', 'b', 'allow', b, b + 15, 1]]);
   });
 
@@ -183,10 +185,10 @@ describe('BucketLedger', () => {
     const l = ledger();
     l.beginStream(T, null);
     const b = T - 600;
-    l.accept(record(b, 'a', 'b', 'k1'), 1_000);
-    l.tick(1_000 + QUIET_MS);
-    l.accept(record(b, 'a', 'b', 'k2'), 1_000 + QUIET_MS + 10);
-    l.tick(1_000 + QUIET_MS + 1_000);
+    l.accept(record(b, 'a', 'b', 'k1'), NOW_MS);
+    l.tick(NOW_MS + QUIET_MS);
+    l.accept(record(b, 'a', 'b', 'k2'), NOW_MS + QUIET_MS + 10);
+    l.tick(NOW_MS + QUIET_MS + 1_000);
     expect(l.hasChanges()).toBe(false);
   });
 
@@ -204,8 +206,41 @@ describe('BucketLedger', () => {
         record(b, 'a', 'b', 'k6'),
       ]),
     ).toEqual(['accepted', 'no_namespace', 'self_edge', 'invalid_namespace', 'invalid_time', 'accepted']);
-    l.accept(record(b + 15, 'a', 'b'), 0);
+    l.accept(record(b + 15, 'a', 'b'), T * 1000);
     expect(rows(l.takeBatch())).toEqual([['a', 'b', 'allow', b, b + 15, 2]]);
+  });
+
+  it('drops a record from the future or with an absurd end, so that it cannot move the frontier', () => {
+    const l = ledger();
+    l.beginStream(T, null);
+    const b = T - 600;
+    expect(
+      feed(l, [
+        { ...record(b, 'shop', 'db', 'k1'), endTime: 253_402_300_000 },
+        record(T + 86_400, 'shop', 'db', 'k2'),
+        { ...record(b, 'shop', 'db', 'k3'), endTime: b + 3601 },
+        { ...record(b, 'shop', 'db', 'k4'), endTime: b },
+        record(b, 'cart', 'db'),
+        record(b + 15, 'web', 'api'),
+        record(b + 30, 'x', 'y'),
+      ]),
+    ).toEqual([
+      'invalid_time',
+      'invalid_time',
+      'invalid_time',
+      'invalid_time',
+      'accepted',
+      'accepted',
+      'accepted',
+    ]);
+    const batch = l.takeBatch();
+    expect(batch.resumeFrom).toBe(b + 30);
+    expect(rows(batch)).toEqual([
+      ['cart', 'db', 'allow', b, b + 15, 1],
+      ['web', 'api', 'allow', b + 15, b + 30, 1],
+    ]);
+    // Ten minutes ahead of our clock still counts: Goldmane's clock may run ahead.
+    expect(feed(l, [record(T + 585, 'late', 'db')])).toEqual(['accepted']);
   });
 
   it('coalesces by (src, dst, action): first_seen is the earliest start, last_seen the latest end', () => {

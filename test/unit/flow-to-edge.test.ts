@@ -94,6 +94,11 @@ describe('flowToEdge', () => {
     expect(flowToEdge(flow('a', 'b', 1, [0, 15]), inCluster)).toBe('invalid_time');
     expect(flowToEdge(flow('a', 'b', 1, [100, 99]), inCluster)).toBe('invalid_time');
     expect(flowToEdge(flow('a', 'b', 1, [1735689600, 2 ** 60]), inCluster)).toBe('invalid_time');
+    expect(flowToEdge(flow('a', 'b', 1, [1735689600, 1735689600]), inCluster)).toBe('invalid_time');
+    expect(flowToEdge(flow('a', 'b', 1, [1735689600, 1735689600 + 3601]), inCluster)).toBe('invalid_time');
+    expect(flowToEdge(flow('a', 'b', 1, [1735689600, 1735689600 + 3600]), inCluster)).toMatchObject({
+      src: 'a',
+    });
   });
 
   it('keeps off-cluster flows as edges to or from "-" only when asked', () => {

@@ -11,23 +11,28 @@ describe('planStreamStart', () => {
     });
   });
 
-  it('resumes from the first bucket not yet complete, as an absolute time', () => {
+  it('resumes by asking again for the last complete bucket, as an absolute time', () => {
+    // NOW - 607 is the first bucket not yet complete; NOW - 622 is the last complete one.
     expect(
       planStreamStart({ resumeFrom: NOW - 607, observedUntil: NOW - 600, nowSeconds: NOW }),
     ).toMatchObject({
-      startTimeGte: NOW - 607,
+      startTimeGte: NOW - 622,
       gap: null,
     });
-    // The newest bucket Goldmane has flushed starts 37 s ago here: still asked for by time.
-    expect(planStreamStart({ resumeFrom: NOW - 37, observedUntil: null, nowSeconds: NOW }).startTimeGte).toBe(
-      NOW - 37,
-    );
   });
 
-  it('never asks for a start in the newest 30 s (a start in the filling bucket replays the whole hour)', () => {
-    for (const resumeFrom of [NOW - 22, NOW - 7, NOW + 8, NOW + 600]) {
-      expect(planStreamStart({ resumeFrom, observedUntil: NOW, nowSeconds: NOW }).startTimeGte).toBe(0);
+  it('never asks for anything in the newest 45 s, and never for live only (that could skip a bucket)', () => {
+    // R = NOW - 7; the newest bucket Goldmane has flushed starts at R - 30. Whatever the frontier,
+    // the request starts no later than R - 45: already flushed, so re-sent and skipped.
+    for (const resumeFrom of [NOW - 37, NOW - 22, NOW - 7, NOW + 8, NOW + 600]) {
+      expect(
+        planStreamStart({ resumeFrom, observedUntil: NOW, nowSeconds: NOW }).startTimeGte,
+        String(resumeFrom),
+      ).toBe(NOW - 7 - 45);
     }
+    expect(planStreamStart({ resumeFrom: NOW - 67, observedUntil: NOW, nowSeconds: NOW }).startTimeGte).toBe(
+      NOW - 82,
+    );
   });
 
   it('clamps a resume point older than the ring to -3540 and records the blind span as a gap', () => {
