@@ -18,6 +18,11 @@ export interface ProcessSample {
   readonly rssBytes: number;
   /** Peak resident set size so far. */
   readonly peakRssBytes: number;
+  /**
+   * Resident anonymous memory (heap, buffers): the part the kernel cannot reclaim. The rest of RSS
+   * is mostly the node executable's pages, which it can.
+   */
+  readonly rssAnonBytes: number;
 }
 
 export function sampleProcess(pid: number): ProcessSample {
@@ -31,6 +36,7 @@ export function sampleProcess(pid: number): ProcessSample {
     cpuSeconds: (utime + stime) / clockTicksPerSecond(),
     rssBytes: kilobytes(status, 'VmRSS') * 1024,
     peakRssBytes: kilobytes(status, 'VmHWM') * 1024,
+    rssAnonBytes: kilobytes(status, 'RssAnon') * 1024,
   };
 }
 

@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { createContext, REFERENCE_FLOWS_PER_BUCKET, type BenchContext } from './context.js';
 import { expectedEdges, type ExpectedEdges } from './expected-edges.js';
+import { imageNodeFlags } from './image-flags.js';
 import { machineDescription } from './proc-stats.js';
 import { renderMemoryReport, renderThroughputReport, summarize } from './report.js';
 import { runDecode, type DecodeResults } from './scenario-decode.js';
@@ -20,8 +21,8 @@ import { runReceive, type ReceiveResult } from './scenario-receive.js';
 const MEASUREMENTS = ['pipeline', 'bare', 'decoders', 'decode', 'naive'] as const;
 type Measurement = (typeof MEASUREMENTS)[number];
 
-/** The V8 flag sets the memory measurement compares when none are given. */
-const DEFAULT_FLAG_SETS = [
+/** The V8 flag sets the memory measurement compares when none are given (after the image's). */
+const CANDIDATE_FLAG_SETS = [
   '',
   '--max-semi-space-size=2',
   '--max-semi-space-size=4',
@@ -45,6 +46,7 @@ export interface ThroughputReport {
   readonly command: string;
   readonly stream: StreamDescription;
   readonly naiveFlows: number;
+  readonly flushInterval: string;
   readonly runs: readonly ThroughputRun[];
 }
 
@@ -90,6 +92,14 @@ function parseDurationSeconds(text: string): number {
   return match[2] === 'ms' ? value / 1000 : match[2] === 'm' ? value * 60 : value;
 }
 
+/** A Kubernetes-style memory size in MiB or GiB ("64Mi"), or plain bytes. */
+function parseMebibytes(text: string): number {
+  const match = /^(\d+)(Mi|Gi)?$/.exec(text);
+  if (match === null) throw new Error(`--memory-limit: not a size: ${text} (e.g. 64Mi)`);
+  const value = Number(match[1]);
+  return match[2] === 'Gi' ? value * 1024 ** 3 : match[2] === 'Mi' ? value * 1024 ** 2 : value;
+}
+
 function count(text: string, name: string): number {
   const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
   if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive whole number`);
@@ -103,15 +113,19 @@ Throughput (default):
   --naive-flows N      flows the naive consumer writes (default 20000; it manages about 2000/s)
   --runs N             repeat everything N times and report medians (default 1)
   --only LIST          some of: ${MEASUREMENTS.join(',')}
-  --node-flags FLAGS   V8 flags for the aggregator's process (default none)
+  --node-flags=FLAGS   V8 flags for the aggregator and the other consumers (default: the
+                       container image's, from the Dockerfile's ENTRYPOINT; --node-flags= for none)
   --flush-interval D   the aggregator's FLUSH_INTERVAL (default 1s)
 Memory under sustained load:
   --memory             measure peak RSS idle and under load, for each V8 flag set
   --rate N             flows per second (default 50000)
   --duration D         time under load (default 60s)
   --idle D             idle time, connected, before the load (default 15s)
-  --flag-sets LIST     V8 flag sets separated by ';' (default: a comparison of six; "" is none)
+  --flag-sets=LIST     V8 flag sets separated by ';' (default: the image's, then six others;
+                       an empty set is node's defaults)
 Both:
+  --memory-limit SIZE  run the aggregator in a memory cgroup with this hard limit, like a pod's
+                       limits.memory (e.g. 64Mi; needs root and a cgroup memory controller)
   --json               print JSON instead of a table
   --keep-databases     do not drop the scratch databases
 `;
@@ -123,9 +137,10 @@ async function main(): Promise<number> {
       'naive-flows': { type: 'string', default: '20000' },
       runs: { type: 'string', default: '1' },
       only: { type: 'string' },
-      'node-flags': { type: 'string', default: '' },
+      'node-flags': { type: 'string' },
       'flush-interval': { type: 'string', default: '1s' },
       memory: { type: 'boolean', default: false },
+      'memory-limit': { type: 'string' },
       rate: { type: 'string', default: '50000' },
       duration: { type: 'string', default: '60s' },
       idle: { type: 'string', default: '15s' },
@@ -148,11 +163,17 @@ async function main(): Promise<number> {
     process.stderr.write(`${line}\n`);
   };
 
+  const memoryLimitBytes =
+    values['memory-limit'] === undefined ? undefined : parseMebibytes(values['memory-limit']);
   if (values.memory) {
     const rate = count(values.rate, 'rate');
     const durationSeconds = parseDurationSeconds(values.duration);
     const idleSeconds = parseDurationSeconds(values.idle);
-    const flagSets = values['flag-sets'] === undefined ? DEFAULT_FLAG_SETS : values['flag-sets'].split(';');
+    const imageFlags = imageNodeFlags().join(' ');
+    const flagSets =
+      values['flag-sets'] === undefined
+        ? [imageFlags, ...CANDIDATE_FLAG_SETS.filter((set) => set !== imageFlags)]
+        : values['flag-sets'].split(';');
     const buckets = Math.ceil((rate * durationSeconds) / REFERENCE_FLOWS_PER_BUCKET);
     const context = await createContext({ buckets });
     try {
@@ -169,6 +190,7 @@ async function main(): Promise<number> {
             idleMs: idleSeconds * 1000,
             flushInterval,
             keepDatabase,
+            ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
           }),
         );
       }
@@ -200,7 +222,10 @@ async function main(): Promise<number> {
           return name as Measurement;
         }),
   );
-  const nodeFlags = values['node-flags'].split(' ').filter((flag) => flag !== '');
+  const nodeFlags =
+    values['node-flags'] === undefined
+      ? imageNodeFlags()
+      : values['node-flags'].split(' ').filter((flag) => flag !== '');
   const buckets = Math.ceil(flows / REFERENCE_FLOWS_PER_BUCKET);
   log(`encoding ${buckets} buckets of the reference cluster...`);
   const context = await createContext({ buckets });
@@ -214,16 +239,22 @@ async function main(): Promise<number> {
       } = {};
       if (only.has('pipeline')) {
         log(`${prefix}full pipeline (${context.stream.flows} flows)...`);
-        result.pipeline = await runPipeline(context, { expected, nodeFlags, flushInterval, keepDatabase });
+        result.pipeline = await runPipeline(context, {
+          expected,
+          nodeFlags,
+          flushInterval,
+          keepDatabase,
+          ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
+        });
       }
       if (only.has('bare')) {
         log(`${prefix}bare grpc-js receive...`);
-        result.bare = await runReceive(context, 'none');
+        result.bare = await runReceive(context, 'none', nodeFlags);
       }
       if (only.has('decoders')) {
         log(`${prefix}grpc-js with our decoder, and with protobufjs...`);
-        result.oursOverNetwork = await runReceive(context, 'ours');
-        result.protobufjsOverNetwork = await runReceive(context, 'protobufjs');
+        result.oursOverNetwork = await runReceive(context, 'ours', nodeFlags);
+        result.protobufjsOverNetwork = await runReceive(context, 'protobufjs', nodeFlags);
       }
       if (only.has('decode')) {
         log(`${prefix}decoding alone...`);
@@ -231,7 +262,7 @@ async function main(): Promise<number> {
       }
       if (only.has('naive')) {
         log(`${prefix}naive: one upsert per flow (${naiveFlows} flows)...`);
-        result.naive = await runNaive(context, naiveFlows, keepDatabase);
+        result.naive = await runNaive(context, naiveFlows, nodeFlags, keepDatabase);
       }
       results.push(result);
     }
@@ -241,6 +272,7 @@ async function main(): Promise<number> {
       command,
       stream: describeStream(context, expected),
       naiveFlows,
+      flushInterval,
       runs: results,
     };
     process.stdout.write(

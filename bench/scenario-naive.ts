@@ -38,6 +38,7 @@ async function migrate(database: ScratchDatabase): Promise<void> {
 export async function runNaive(
   context: BenchContext,
   flows: number,
+  nodeFlags: readonly string[],
   keepDatabase = false,
 ): Promise<NaiveScenarioResult> {
   const database = await createScratchDatabase('naive');
@@ -51,7 +52,7 @@ export async function runNaive(
       messages: Math.min(flows, context.stream.flows),
       databaseUrl: database.url,
     };
-    const result = await runConsumer<NaiveResult>(consumerScript('naive-upsert'), args, 600_000);
+    const result = await runConsumer<NaiveResult>(consumerScript('naive-upsert'), args, nodeFlags, 600_000);
     const call = await sender.call(0);
     await waitForDisconnect(database);
     const transactions = (await settledTransactions(database)) - before;

@@ -25,6 +25,7 @@ import { CLI_BIN } from './built.js';
 import { SERVER_NAME } from './consumer-connection.js';
 import type { BenchContext } from './context.js';
 import { tableDifferences, type ExpectedEdges } from './expected-edges.js';
+import { MemoryCgroup, type CgroupOutcome } from './memory-cgroup.js';
 import { ownCpuSeconds, sampleProcess, type ProcessSample } from './proc-stats.js';
 import { exited } from './subprocess.js';
 
@@ -40,6 +41,8 @@ export interface PipelineOptions {
   readonly keepDatabase?: boolean;
   /** Give up when no batch has committed for this long. */
   readonly stallTimeoutMs?: number;
+  /** Run the aggregator in a memory cgroup with this hard limit (see memory-cgroup.ts). */
+  readonly memoryLimitBytes?: number;
 }
 
 export interface PipelineResult {
@@ -59,6 +62,10 @@ export interface PipelineResult {
   /** VmHWM after the idle period (only with idleMs). */
   readonly idlePeakRssBytes: number | null;
   readonly idleRssBytes: number | null;
+  /** The highest RssAnon seen, sampled every 100 ms from the start to the last commit. */
+  readonly peakRssAnonBytes: number;
+  /** With memoryLimitBytes: what the kernel counted in the cgroup. */
+  readonly cgroup: CgroupOutcome | null;
   /** CPU of the benchmark process (the sender) during the run. */
   readonly senderCpuSeconds: number;
   readonly exact: boolean;
@@ -84,7 +91,9 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
     ...(options.ratePerSecond === undefined ? {} : { ratePerSecond: options.ratePerSecond }),
   });
   const nodeFlags = options.nodeFlags ?? [];
-  const child = spawn(process.execPath, [...nodeFlags, CLI_BIN, 'aggregate'], {
+  const cgroup =
+    options.memoryLimitBytes === undefined ? null : MemoryCgroup.create(options.memoryLimitBytes);
+  const child = spawn(cgroup?.nodePath ?? process.execPath, [...nodeFlags, CLI_BIN, 'aggregate'], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/tmp',
@@ -102,6 +111,15 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  cgroup?.add(child.pid!);
+  let peakRssAnonBytes = 0;
+  const anonSampler = setInterval(() => {
+    try {
+      peakRssAnonBytes = Math.max(peakRssAnonBytes, sampleProcess(child.pid!).rssAnonBytes);
+    } catch {
+      // The process has exited.
+    }
+  }, 100);
   const logTail: string[] = [];
   let committedRecords = 0;
   let dataStatements = 0;
@@ -124,8 +142,15 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
     }
   });
   const childExit = exited(child);
-  const failure = (what: string): Error =>
-    new Error(`full pipeline: ${what}; the aggregator's last log lines:\n${logTail.join('\n')}`);
+  const failure = (what: string): Error => {
+    const limited =
+      cgroup === null
+        ? ''
+        : ` (in a cgroup limited to ${options.memoryLimitBytes} bytes: ${JSON.stringify(cgroup.outcome())})`;
+    return new Error(
+      `full pipeline: ${what}${limited}; the aggregator's last log lines:\n${logTail.join('\n')}`,
+    );
+  };
 
   try {
     let giveUp: NodeJS.Timeout | undefined;
@@ -166,6 +191,9 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
       wake = null;
     }
     const after = sampleProcess(child.pid!);
+    clearInterval(anonSampler);
+    peakRssAnonBytes = Math.max(peakRssAnonBytes, after.rssAnonBytes);
+    const cgroupOutcome = cgroup?.outcome() ?? null;
     const senderCpuSeconds = ownCpuSeconds() - senderCpuBefore;
     const sent = call.stats();
     child.kill('SIGTERM');
@@ -190,6 +218,8 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
       peakRssBytes: after.peakRssBytes,
       idlePeakRssBytes: idle?.peakRssBytes ?? null,
       idleRssBytes: idle?.rssBytes ?? null,
+      peakRssAnonBytes,
+      cgroup: cgroupOutcome,
       senderCpuSeconds,
       exact: differences.length === 0 && committedRecords === options.expected.records,
       differences:
@@ -201,8 +231,10 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
       nodeFlags,
     };
   } finally {
+    clearInterval(anonSampler);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await childExit;
+    cgroup?.dispose();
     await sender.stop();
     if (options.keepDatabase !== true) await dropScratchDatabase(database);
   }

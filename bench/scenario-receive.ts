@@ -12,7 +12,11 @@ export interface ReceiveResult {
   readonly senderCpuSeconds: number;
 }
 
-export async function runReceive(context: BenchContext, decode: ReceiveDecoding): Promise<ReceiveResult> {
+export async function runReceive(
+  context: BenchContext,
+  decode: ReceiveDecoding,
+  nodeFlags: readonly string[],
+): Promise<ReceiveResult> {
   const sender = await context.startSender({ afterLast: 'hold' });
   try {
     const args: ReceiveOnlyArguments = {
@@ -22,7 +26,12 @@ export async function runReceive(context: BenchContext, decode: ReceiveDecoding)
       decode,
     };
     const senderCpuBefore = ownCpuSeconds();
-    const result = await runConsumer<ReceiveOnlyResult>(consumerScript('receive-only'), args, 600_000);
+    const result = await runConsumer<ReceiveOnlyResult>(
+      consumerScript('receive-only'),
+      args,
+      nodeFlags,
+      600_000,
+    );
     const senderCpuSeconds = ownCpuSeconds() - senderCpuBefore;
     const call = await sender.call(0);
     // From the sender's first write, as for the pipeline, to the last message received.

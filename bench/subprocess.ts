@@ -7,9 +7,17 @@ export function consumerScript(name: string): string {
   return fileURLToPath(new URL(`${name}.js`, import.meta.url));
 }
 
-/** Runs a consumer script to completion and parses the JSON line it prints. */
-export function runConsumer<Result>(script: string, args: object, timeoutMs: number): Promise<Result> {
-  const child = spawn(process.execPath, [script, JSON.stringify(args)], {
+/**
+ * Runs a consumer script to completion (with the same V8 flags as the aggregator, for a fair
+ * comparison) and parses the JSON line it prints.
+ */
+export function runConsumer<Result>(
+  script: string,
+  args: object,
+  nodeFlags: readonly string[],
+  timeoutMs: number,
+): Promise<Result> {
+  const child = spawn(process.execPath, [...nodeFlags, script, JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -4,6 +4,8 @@
  * and PostgreSQL), never that anything was fast: timings on a shared CI machine mean nothing.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +25,9 @@ interface BenchJson {
       dataStatements: number;
       transactions: number;
       exitCode: number | string | null;
+      nodeFlags: string[];
+      peakRssAnonBytes: number;
+      cgroup: unknown;
     };
     naive: { flows: number; exact: boolean; differences: string[]; statements: number };
   }[];
@@ -60,6 +65,15 @@ describe('npm run bench, short', () => {
     expect(pipeline.dataStatements).toBeGreaterThan(0);
     expect(pipeline.transactions).toBeGreaterThanOrEqual(pipeline.dataStatements + 1);
     expect(pipeline.transactions).toBeLessThanOrEqual(pipeline.dataStatements + 2);
+
+    // The aggregator runs as the container image runs it: with the Dockerfile ENTRYPOINT's V8 flags.
+    const entrypoint = JSON.parse(
+      /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))![1]!,
+    ) as string[];
+    expect(pipeline.nodeFlags).toEqual(entrypoint.slice(1, entrypoint.indexOf('dist/cli/bin.js')));
+    expect(pipeline.nodeFlags).toContain('--max-old-space-size=32');
+    expect(pipeline.peakRssAnonBytes).toBeGreaterThan(1024 * 1024);
+    expect(pipeline.cgroup).toBeNull();
 
     expect(naive.differences).toEqual([]);
     expect(naive.exact).toBe(true);
