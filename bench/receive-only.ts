@@ -6,7 +6,8 @@
 import { built } from './built.js';
 import { connect, consumerArguments, preciseNow, type ConsumerArguments } from './consumer-connection.js';
 
-export type ReceiveDecoding = 'none' | 'ours' | 'protobufjs';
+/** 'ledger': our decoder and then the bucket ledger, the aggregator's per-record work without the database. */
+export type ReceiveDecoding = 'none' | 'ours' | 'ledger' | 'protobufjs';
 
 export interface ReceiveOnlyArguments extends ConsumerArguments {
   readonly decode: ReceiveDecoding;
@@ -21,6 +22,24 @@ export interface ReceiveOnlyResult {
 }
 
 async function deserializerFor(decode: ReceiveDecoding): Promise<(bytes: Buffer) => unknown> {
+  if (decode === 'ledger') {
+    const decoder = await built<typeof import('../src/goldmane/decode-flow-result.js')>(
+      'goldmane/decode-flow-result.js',
+    );
+    const { BucketLedger } = await built<typeof import('../src/aggregate/bucket-ledger.js')>(
+      'aggregate/bucket-ledger.js',
+    );
+    const ledger = new BucketLedger(
+      { resumeFrom: null, completedAbove: [], observedUntil: null },
+      { includeOffCluster: false, quietPeriodMs: 10_000 },
+    );
+    ledger.beginStream(Date.now() / 1000, null);
+    return (bytes) => {
+      const record = decoder.decodeFlowResult(bytes);
+      if (!decoder.isMalformed(record)) ledger.accept(record, Date.now());
+      return record;
+    };
+  }
   if (decode === 'ours') {
     const decoder = await built<typeof import('../src/goldmane/decode-flow-result.js')>(
       'goldmane/decode-flow-result.js',

@@ -103,6 +103,12 @@ export function summarize(report: ThroughputReport): ThroughputSummary {
     null,
   );
   addRow(
+    'grpc-js client + our decoder + bucket ledger',
+    (run) => run.ledgerOverNetwork,
+    (r) => r.cpuSeconds,
+    null,
+  );
+  addRow(
     'grpc-js client + protobufjs reflection',
     (run) => run.protobufjsOverNetwork,
     (r) => r.cpuSeconds,
@@ -307,7 +313,7 @@ export function renderThroughputReport(report: ThroughputReport): string {
       `aggregator: node ${[...flags, 'dist/cli/bin.js aggregate'].join(' ')}, FLUSH_INTERVAL=${report.flushInterval}; the other consumers run with the same V8 flags`,
     );
   lines.push(
-    `runs: ${report.runs.length}${report.runs.length > 1 ? ' (medians; ratios are taken within each run)' : ''}`,
+    `runs: ${report.runs.length}${report.runs.length > 1 ? " (medians; the targets use the median of each run's own ratio)" : ''}`,
     '',
   );
   lines.push(

@@ -35,6 +35,7 @@ export interface ThroughputRun {
   readonly pipeline?: PipelineResult;
   readonly bare?: ReceiveResult;
   readonly oursOverNetwork?: ReceiveResult;
+  readonly ledgerOverNetwork?: ReceiveResult;
   readonly protobufjsOverNetwork?: ReceiveResult;
   readonly decode?: DecodeResults;
   readonly naive?: NaiveScenarioResult;
@@ -252,8 +253,9 @@ async function main(): Promise<number> {
         result.bare = await runReceive(context, 'none', nodeFlags);
       }
       if (only.has('decoders')) {
-        log(`${prefix}grpc-js with our decoder, and with protobufjs...`);
+        log(`${prefix}grpc-js with our decoder, with it and the ledger, and with protobufjs...`);
         result.oursOverNetwork = await runReceive(context, 'ours', nodeFlags);
+        result.ledgerOverNetwork = await runReceive(context, 'ledger', nodeFlags);
         result.protobufjsOverNetwork = await runReceive(context, 'protobufjs', nodeFlags);
       }
       if (only.has('decode')) {
