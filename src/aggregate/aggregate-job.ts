@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { claimCursor } from '../store/ingest-store.js';
-import { WaitAborted, retryUntilDatabaseReady } from '../store/wait-for-database.js';
+import { WaitAborted, retryUntilDatabaseReady, sleepUnlessAborted } from '../store/wait-for-database.js';
 import { Aggregator, HEARTBEAT_MS, type AggregatorDeps, type AggregatorHealth } from './aggregator.js';
 
 /** Three missed heartbeats: the owner is gone. */
@@ -76,7 +76,7 @@ export class AggregateJob {
           lastHolder = claim.heldBy;
           this.standby = { heldBy: claim.heldBy, since: new Date() };
         }
-        await sleep(STANDBY_POLL_MS, abort);
+        await sleepUnlessAborted(STANDBY_POLL_MS, abort);
         continue;
       }
       this.standby = null;
@@ -100,19 +100,5 @@ function aborted(abort: AbortSignal): Promise<null> {
   return new Promise((resolve) => {
     if (abort.aborted) resolve(null);
     else abort.addEventListener('abort', () => resolve(null), { once: true });
-  });
-}
-
-function sleep(ms: number, abort: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    abort.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
   });
 }

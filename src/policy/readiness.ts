@@ -31,10 +31,13 @@ export interface ObservationGap {
   readonly reason: string;
 }
 
-/** What the store can tell about the trail's own observation (see store/trail-queries.ts). */
+/** What the store can tell about the trail's own observation (read by store/trail-queries.ts). */
 export interface ObservationFacts {
+  /** The database's clock. */
   readonly now: Date;
+  /** The ingest cursor's row, or null when there is none (or it cannot be read). */
   readonly cursor: { readonly observingSince: Date | null; readonly observedUntil: Date | null } | null;
+  /** min(first_seen) and max(last_seen) over the whole edge table (null when it is empty). */
   readonly edgeSpan: { readonly firstSeen: Date | null; readonly lastSeen: Date | null };
   /** null: the gap table cannot be read, so gaps are unknown. */
   readonly gaps: readonly ObservationGap[] | null;

@@ -12,6 +12,7 @@
  */
 import type { EdgeAction } from '../edges/flow-to-edge.js';
 import { AppError } from '../errors.js';
+import type { ObservationFacts, ObservationGap } from '../policy/readiness.js';
 import { sqlState, type Pool, type PoolClient } from './pool.js';
 
 /** A statement that runs longer than this is cancelled: a CLI run must end, not hang a CronJob. */
@@ -270,22 +271,8 @@ export async function readableTrailTables(db: Queryable): Promise<TrailTables> {
   return { ingestCursor: row.cursor, observationGap: row.gap, edgeRecorded: row.recorded };
 }
 
-export interface ObservationGap {
-  readonly from: Date;
-  readonly to: Date;
-  readonly reason: string;
-}
-
-/** What the trail knows about its own observation, for readiness verdicts. */
-export interface TrailObservationFacts {
-  /** The database's clock. */
-  readonly now: Date;
-  /** The ingest cursor's row, or null when there is none (or it cannot be read). */
-  readonly cursor: { readonly observingSince: Date | null; readonly observedUntil: Date | null } | null;
-  /** min(first_seen) and max(last_seen) over the whole edge table (null when it is empty). */
-  readonly edgeSpan: { readonly firstSeen: Date | null; readonly lastSeen: Date | null };
-  /** null when observation_gap cannot be read. */
-  readonly gaps: readonly ObservationGap[] | null;
+/** What the trail knows about its own observation, for readiness verdicts (see ObservationFacts). */
+export interface TrailObservationFacts extends ObservationFacts {
   readonly tables: TrailTables;
 }
 

@@ -35,17 +35,22 @@ export async function retryUntilDatabaseReady<T>(
         { err: describeDatabaseError(error), retryInMs: delayMs },
         `${what}: the database is not reachable yet; retrying`,
       );
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        abort.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await sleepUnlessAborted(delayMs, abort);
     }
   }
+}
+
+/** Resolves after `ms`, or at once when `abort` fires (it never rejects). */
+export function sleepUnlessAborted(ms: number, abort: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    abort.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
