@@ -82,6 +82,24 @@ export async function settledTransactions(database: ScratchDatabase, stableMs = 
   return value;
 }
 
+/**
+ * How many times autovacuum has vacuumed or analyzed a table of the database since it was created:
+ * each is a transaction that pg_stat_database counts beside the consumers' own. Read at the end
+ * (this connection's own query is a transaction there too).
+ */
+export async function autovacuumRuns(database: ScratchDatabase): Promise<number> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ runs: string }>(
+      'SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) AS runs FROM pg_stat_all_tables',
+    );
+    return Number(rows[0]!.runs);
+  } finally {
+    await client.end();
+  }
+}
+
 export interface EdgeRowValues {
   readonly src: string;
   readonly dst: string;

@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
+  autovacuumRuns,
   createScratchDatabase,
   dropScratchDatabase,
   readEdgeTable,
@@ -57,6 +58,8 @@ export interface PipelineResult {
   readonly dataStatements: number;
   /** Transactions PostgreSQL counted in the database from the first message to the aggregator's exit. */
   readonly transactions: number;
+  /** Tables autovacuum vacuumed or analyzed (each a transaction in `transactions`'s count too). */
+  readonly autovacuumRuns: number;
   readonly cpuSeconds: number;
   readonly peakRssBytes: number;
   /** VmHWM after the idle period (only with idleMs). */
@@ -201,6 +204,7 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
     if (process.env.BENCH_AGGREGATOR_LOG === '1') process.stderr.write(`${logTail.join('\n')}\n`);
     await waitForDisconnect(database);
     const transactions = (await settledTransactions(database)) - transactionsBefore;
+    const autovacuum = await autovacuumRuns(database);
     const table = await readEdgeTable(database);
     const differences = tableDifferences(options.expected.rows, table);
     const flows = context.stream.flows;
@@ -214,6 +218,7 @@ export async function runPipeline(context: BenchContext, options: PipelineOption
       commitLagSeconds: (lastCommitAt - (sent.lastWriteAt ?? 0)) / 1000,
       dataStatements,
       transactions,
+      autovacuumRuns: autovacuum,
       cpuSeconds: after.cpuSeconds - before.cpuSeconds,
       peakRssBytes: after.peakRssBytes,
       idlePeakRssBytes: idle?.peakRssBytes ?? null,
