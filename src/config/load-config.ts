@@ -7,6 +7,10 @@ import { AppError } from '../errors.js';
 import { SettingsReader, type Env, type FlagValues } from './settings-reader.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
 
+/** The aggregator's heartbeat (HEARTBEAT_MS) writes whatever is pending this often; a test keeps them equal. */
+export const FLUSH_INTERVAL_MAX_MS = 30_000;
+export const BUCKET_QUIET_PERIOD_MAX_MS = 300_000;
+
 export type LogFormat = 'json' | 'human' | 'auto';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -112,8 +116,17 @@ function readLogging(reader: SettingsReader): LoggingConfig {
 
 function readIngest(reader: SettingsReader): IngestConfig {
   return {
-    flushIntervalMs: reader.durationMs('FLUSH_INTERVAL', { min: 100 }),
-    quietPeriodMs: reader.durationMs('BUCKET_QUIET_PERIOD', { min: 100 }),
+    flushIntervalMs: reader.durationMs('FLUSH_INTERVAL', {
+      min: 100,
+      max: { ms: FLUSH_INTERVAL_MAX_MS, why: 'the cursor heartbeat writes pending edges that often anyway' },
+    }),
+    quietPeriodMs: reader.durationMs('BUCKET_QUIET_PERIOD', {
+      min: 100,
+      max: {
+        ms: BUCKET_QUIET_PERIOD_MAX_MS,
+        why: 'Goldmane sends each bucket in one burst; waiting longer only holds the trail back',
+      },
+    }),
     includeOffCluster: reader.boolean('INCLUDE_OFF_CLUSTER'),
   };
 }

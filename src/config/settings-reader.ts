@@ -3,7 +3,7 @@
  * stopping at the first, so that one run tells the operator everything that is wrong.
  */
 import { AppError } from '../errors.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { flagOf, settingSpec, type SettingName } from './settings.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -60,7 +60,14 @@ export class SettingsReader {
     return false;
   }
 
-  durationMs(name: SettingName, limits: { min?: number; allowZero?: boolean } = {}): number {
+  /**
+   * A duration setting. `max` comes with the reason a longer value would not do what it says,
+   * for the message.
+   */
+  durationMs(
+    name: SettingName,
+    limits: { min?: number; max?: { ms: number; why: string }; allowZero?: boolean } = {},
+  ): number {
     const value = this.raw(name) ?? '0ms';
     if (limits.allowZero === true && value.trim() === '0') return 0;
     try {
@@ -69,6 +76,11 @@ export class SettingsReader {
       if (limits.min !== undefined && ms < limits.min) {
         this.problems.push(
           `${this.source(name)}: ${value} is too short; the minimum is ${limits.min / 1000}s`,
+        );
+      }
+      if (limits.max !== undefined && ms > limits.max.ms) {
+        this.problems.push(
+          `${this.source(name)}: ${value} is too long; the maximum is ${formatDuration(limits.max.ms)} (${limits.max.why})`,
         );
       }
       return ms;

@@ -105,14 +105,14 @@ export const SETTINGS = [
     env: 'FLUSH_INTERVAL',
     commands: ['aggregate', 'demo'],
     default: '5s',
-    description: 'How often coalesced edges are written to the database.',
+    description: 'How often coalesced edges are written to the database (at most 30s).',
   },
   {
     env: 'BUCKET_QUIET_PERIOD',
     commands: ['aggregate', 'demo'],
     default: '10s',
     description:
-      "A 15-second bucket whose records stopped arriving this long ago is complete and may be written. Goldmane sends a bucket in one burst; the next bucket's first record completes it sooner.",
+      "A 15-second bucket whose records stopped arriving this long ago is complete and may be written (at most 5m). Goldmane sends a bucket in one burst; the next bucket's first record completes it sooner.",
   },
   {
     env: 'INCLUDE_OFF_CLUSTER',

@@ -84,6 +84,14 @@ describe('loadAggregateConfig', () => {
     ]);
   });
 
+  it('refuses a flush interval and a quiet period longer than they can act', () => {
+    expect(problems({ FLUSH_INTERVAL: '2m', BUCKET_QUIET_PERIOD: '2h' })).toEqual([
+      'FLUSH_INTERVAL: 2m is too long; the maximum is 30s (the cursor heartbeat writes pending edges that often anyway)',
+      'BUCKET_QUIET_PERIOD: 2h is too long; the maximum is 5m (Goldmane sends each bucket in one burst; waiting longer only holds the trail back)',
+    ]);
+    expect(problems({ FLUSH_INTERVAL: '30s', BUCKET_QUIET_PERIOD: '5m' })).toEqual([]);
+  });
+
   it('F1: refuses a key that does not match the certificate', () => {
     expect(problems({ TLS_KEY_PATH: certs.server.key })).toEqual([
       `TLS_KEY_PATH: ${certs.server.key} does not match the certificate in TLS_CERT_PATH (${certs.client.cert})`,

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { generatedPart, renderConfigurationTables } from '../../src/cli/configuration-doc.js';
 import { formatDuration, parseDuration } from '../../src/config/duration.js';
-import { splitHostPort } from '../../src/config/load-config.js';
+import { HEARTBEAT_MS } from '../../src/aggregate/aggregator.js';
+import { FLUSH_INTERVAL_MAX_MS, splitHostPort } from '../../src/config/load-config.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { SettingsReader } from '../../src/config/settings-reader.js';
 
@@ -45,6 +46,12 @@ describe('parseDuration', () => {
       formatDuration(1500),
       formatDuration(0),
     ]).toEqual(['90s', '1h', '1500ms', '0ms']);
+  });
+});
+
+describe('FLUSH_INTERVAL', () => {
+  it('may be as long as the heartbeat that writes pending edges anyway, and no longer', () => {
+    expect(FLUSH_INTERVAL_MAX_MS).toBe(HEARTBEAT_MS);
   });
 });
 
