@@ -13,6 +13,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -74,7 +75,7 @@ export class MemoryCgroup {
     const nodeDirectory = mkdtempSync(join(tmpdir(), 'gea-bench-node-'));
     const nodePath = join(nodeDirectory, 'node');
     copyFileSync(process.execPath, nodePath);
-    execFileSync('chmod', ['755', nodePath]);
+    chmodSync(nodePath, 0o755);
     execFileSync('sync', [nodePath]);
     // GNU dd: count=0 with nocache drops the whole file's pages from the page cache.
     execFileSync('dd', [`if=${nodePath}`, 'iflag=nocache', 'count=0', 'status=none']);

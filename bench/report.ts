@@ -2,7 +2,7 @@
  * The benchmark's summary (medians over runs, ratios taken within each run, the targets of
  * issue 6) and its table for people.
  */
-import type { MemoryReport, ThroughputReport, ThroughputRun } from './run-bench.js';
+import type { MemoryReport, ReportHeader, ThroughputReport, ThroughputRun } from './run-bench.js';
 
 const MIB = 1024 * 1024;
 
@@ -298,7 +298,7 @@ function table(
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-function header(report: ThroughputReport | MemoryReport): string[] {
+function header(report: ReportHeader): string[] {
   const { machine, stream } = report;
   return [
     `machine: ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}, ${machine.os}`,

@@ -41,21 +41,22 @@ export interface ThroughputRun {
   readonly naive?: NaiveScenarioResult;
 }
 
-export interface ThroughputReport {
-  readonly kind: 'throughput';
+/** What every report starts with: where, how, and over which stream it was measured. */
+export interface ReportHeader {
   readonly machine: ReturnType<typeof machineDescription>;
   readonly command: string;
   readonly stream: StreamDescription;
+}
+
+export interface ThroughputReport extends ReportHeader {
+  readonly kind: 'throughput';
   readonly naiveFlows: number;
   readonly flushInterval: string;
   readonly runs: readonly ThroughputRun[];
 }
 
-export interface MemoryReport {
+export interface MemoryReport extends ReportHeader {
   readonly kind: 'memory';
-  readonly machine: ReturnType<typeof machineDescription>;
-  readonly command: string;
-  readonly stream: StreamDescription;
   readonly ratePerSecond: number;
   readonly idleSeconds: number;
   readonly results: readonly PipelineResult[];
