@@ -100,6 +100,12 @@ export function summarize(report: ThroughputReport): ThroughputSummary {
     null,
   );
   addRow(
+    'bare grpc-js client through its stream wrapper',
+    (run) => run.bareStream,
+    (r) => r.cpuSeconds,
+    null,
+  );
+  addRow(
     'grpc-js client + our decoder',
     (run) => run.oursOverNetwork,
     (r) => r.cpuSeconds,

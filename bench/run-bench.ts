@@ -34,6 +34,8 @@ const CANDIDATE_FLAG_SETS = [
 export interface ThroughputRun {
   readonly pipeline?: PipelineResult;
   readonly bare?: ReceiveResult;
+  /** The same through the client's stream wrapper (the usual API). */
+  readonly bareStream?: ReceiveResult;
   readonly oursOverNetwork?: ReceiveResult;
   readonly ledgerOverNetwork?: ReceiveResult;
   readonly protobufjsOverNetwork?: ReceiveResult;
@@ -252,6 +254,7 @@ async function main(): Promise<number> {
       if (only.has('bare')) {
         log(`${prefix}bare grpc-js receive...`);
         result.bare = await runReceive(context, 'none', nodeFlags);
+        result.bareStream = await runReceive(context, 'none', nodeFlags, 'stream');
       }
       if (only.has('decoders')) {
         log(`${prefix}grpc-js with our decoder, with it and the ledger, and with protobufjs...`);

@@ -1,6 +1,6 @@
 /** The limit (a bare grpc-js client that only counts), and the same client with a decoder. */
 import type { BenchContext } from './context.js';
-import type { ReceiveDecoding, ReceiveOnlyArguments, ReceiveOnlyResult } from './receive-only.js';
+import type { ReceiveApi, ReceiveDecoding, ReceiveOnlyArguments, ReceiveOnlyResult } from './receive-only.js';
 import { consumerScript, runConsumer } from './subprocess.js';
 import { ownCpuSeconds } from './proc-stats.js';
 
@@ -16,6 +16,7 @@ export async function runReceive(
   context: BenchContext,
   decode: ReceiveDecoding,
   nodeFlags: readonly string[],
+  api: ReceiveApi = 'call',
 ): Promise<ReceiveResult> {
   const sender = await context.startSender({ afterLast: 'hold' });
   try {
@@ -24,6 +25,7 @@ export async function runReceive(
       certDir: context.certDir,
       messages: context.stream.messages,
       decode,
+      api,
     };
     const senderCpuBefore = ownCpuSeconds();
     const result = await runConsumer<ReceiveOnlyResult>(
