@@ -84,12 +84,14 @@ export class AggregateJob {
       const aggregator = Aggregator.start(this.options, writerId, claim.cursor);
       this.aggregator = aggregator;
       this.options.metrics.active.set(1);
-      const superseded = await Promise.race([aggregator.failed, aborted(abort)]);
+      const failure = await Promise.race([aggregator.failed, aborted(abort)]);
       const result = await aggregator.stop();
       this.aggregator = null;
       this.options.metrics.active.set(0);
-      if (superseded === null) return result;
-      log.warn({ code: superseded.code }, `${superseded.message}; standing by`);
+      if (failure === null) return result;
+      // Only losing the cursor is routine; anything else is a bug, for a restart to clear.
+      if (failure.code !== 'SUPERSEDED') throw failure;
+      log.warn({ code: failure.code }, `${failure.message}; standing by`);
       fromSameInstance = false;
     }
     return { committed: true };

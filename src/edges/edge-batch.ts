@@ -60,6 +60,11 @@ export class EdgeBatch {
     this.rows.push(row);
   }
 
+  /** Every row, in insertion order (to send a batch to another thread, which copies them). */
+  toRows(): readonly EdgeRow[] {
+    return [...this.rows];
+  }
+
   /** Adds every row of `other` (which is left unchanged). */
   mergeFrom(other: EdgeBatch): void {
     for (const row of other.rows) this.add(row, row.firstSeen, row.lastSeen, row.flowCount);

@@ -4,8 +4,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AggregateJob } from '../../src/aggregate/aggregate-job.js';
 import { createAggregatorMetrics } from '../../src/aggregate/metrics.js';
-import { loadTlsMaterial } from '../../src/config/tls-material.js';
-import { createGoldmaneClient } from '../../src/goldmane/channel.js';
+import { loadTlsMaterial, type TlsMaterial } from '../../src/config/tls-material.js';
+import type { AppError } from '../../src/errors.js';
 import type { CertificateSet } from '../../src/simulate/certificates.js';
 import type { FlowSpec } from '../../src/simulate/flows.js';
 import { floorToBucket } from '../../src/simulate/ring-timing.js';
@@ -45,7 +45,7 @@ async function startSimulator(flows: (FlowSpec & { start: number })[], port = 0)
   });
 }
 
-function job(port: () => number, instance = 'test') {
+function job(port: number, instance = 'test', tlsOverride: Partial<TlsMaterial> = {}) {
   const problems: string[] = [];
   const tls = loadTlsMaterial(
     { certPath: certs.client.cert, keyPath: certs.client.key, caPath: certs.ca.cert },
@@ -57,22 +57,21 @@ function job(port: () => number, instance = 'test') {
   const aggregateJob = new AggregateJob({
     instance,
     pool,
-    createClient: () =>
-      createGoldmaneClient({
-        target: `127.0.0.1:${port()}`,
-        serverName: 'goldmane.calico-system.svc',
-        serverNameOverridden: true,
-        insecure: false,
-        tls: tls!,
-        keepaliveMs: 0,
-      }),
+    goldmane: {
+      target: `127.0.0.1:${port}`,
+      serverName: 'goldmane.calico-system.svc',
+      serverNameOverridden: true,
+      insecure: false,
+      tls: { ...tls!, ...tlsOverride },
+      keepaliveMs: 0,
+    },
     ingest: { flushIntervalMs: 200, quietPeriodMs: 300, includeOffCluster: false },
     log: logs.log,
     metrics,
   });
   const abort = new AbortController();
   const done = aggregateJob.run(abort.signal);
-  return { job: aggregateJob, logs, metrics, stop: async () => (abort.abort(), done) };
+  return { job: aggregateJob, logs, metrics, done, stop: async () => (abort.abort(), done) };
 }
 
 async function counterValues(counter: {
@@ -103,7 +102,7 @@ describe('F3: every end of the stream starts a new call, and the trail stays exa
     it(variant, async () => {
       const first = await startSimulator([f1, f2]);
       const port = first.port;
-      const running = job(() => port);
+      const running = job(port);
       try {
         await expect.poll(() => edgeTable(pool), { timeout: 15_000 }).toEqual([expected[0], expected[2]]);
         first.endStreams(code);
@@ -142,9 +141,9 @@ describe('F3: every end of the stream starts a new call, and the trail stays exa
 describe('standby and takeover', () => {
   it('a second aggregator stands by, and takes over at once when the owner stops, resuming exactly', async () => {
     const sim = await startSimulator([f1, f2]);
-    const owner = job(() => sim.port, 'pod-a');
+    const owner = job(sim.port, 'pod-a');
     await expect.poll(() => edgeTable(pool), { timeout: 15_000 }).toEqual([expected[0], expected[2]]);
-    const standby = job(() => sim.port, 'pod-b');
+    const standby = job(sim.port, 'pod-b');
     try {
       await expect.poll(() => standby.job.health().role).toBe('standby');
       expect(standby.job.health()).toMatchObject({
@@ -166,7 +165,7 @@ describe('standby and takeover', () => {
 
   it('an owner whose cursor was taken over stops writing and stands by', async () => {
     const sim = await startSimulator([f1, f2]);
-    const owner = job(() => sim.port, 'pod-a');
+    const owner = job(sim.port, 'pod-a');
     try {
       await expect.poll(() => owner.job.health().role, { timeout: 10_000 }).toBe('active');
       await pool.query(`UPDATE ingest_cursor SET writer_id = 'pod-z/intruder'`);
@@ -174,6 +173,26 @@ describe('standby and takeover', () => {
       expect(owner.logs.lines().find((line) => line.code === 'SUPERSEDED')).toMatchObject({ level: 'warn' });
     } finally {
       await owner.stop();
+      await sim.stop();
+    }
+  });
+});
+
+describe('the ingest thread', () => {
+  it('a failure of the ingest thread ends the job with an error that names it, instead of standing by', async () => {
+    const sim = await startSimulator([f1]);
+    // Unparseable key bytes (loading the configuration refuses them; here they reach the thread).
+    const broken = job(sim.port, 'pod-a', { key: Buffer.from('not a key') });
+    try {
+      const error = (await broken.done.catch((thrown: unknown) => thrown)) as AppError;
+      expect([error.code, error.message]).toEqual([
+        'INTERNAL',
+        'the ingest thread failed: error:1E08010C:DECODER routines::unsupported',
+      ]);
+      expect(await edgeTable(pool)).toEqual([]);
+      expect(sim.getStats().requests).toEqual([]);
+      expect(broken.logs.lines().some((line) => line.msg === 'took over the ingest cursor')).toBe(true);
+    } finally {
       await sim.stop();
     }
   });

@@ -2,7 +2,6 @@ import { AggregateJob } from '../../aggregate/aggregate-job.js';
 import { createAggregatorMetrics } from '../../aggregate/metrics.js';
 import { loadAggregateConfig, loadLoggingConfig, redactDatabaseUrl } from '../../config/load-config.js';
 import { AppError, EXIT_CODES } from '../../errors.js';
-import { createGoldmaneClient } from '../../goldmane/channel.js';
 import { createLogger } from '../../log/logger.js';
 import { migrate } from '../../store/migrate.js';
 import { createPool, pingDatabase } from '../../store/pool.js';
@@ -52,7 +51,7 @@ export const aggregateCommand: Command = {
     const job = new AggregateJob({
       instance: config.instance,
       pool,
-      createClient: () => createGoldmaneClient(goldmane),
+      goldmane,
       ingest: config.ingest,
       log,
       metrics,

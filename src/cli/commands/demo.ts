@@ -10,7 +10,6 @@ import {
 } from '../../config/load-config.js';
 import { loadTlsMaterial } from '../../config/tls-material.js';
 import { AppError, EXIT_CODES } from '../../errors.js';
-import { createGoldmaneClient } from '../../goldmane/channel.js';
 import { createLogger, type Logger } from '../../log/logger.js';
 import { writeCertificates } from '../../simulate/certificates.js';
 import { topologyFlows } from '../../simulate/flows.js';
@@ -126,7 +125,7 @@ export const demoCommand: Command = {
       const job = new AggregateJob({
         instance: 'demo',
         pool,
-        createClient: () => createGoldmaneClient(goldmane),
+        goldmane,
         ingest: config.ingest,
         log: log.child({ component: 'aggregate' }),
         metrics: createAggregatorMetrics({ processMetrics: false }),

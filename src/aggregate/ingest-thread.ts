@@ -1,0 +1,146 @@
+/**
+ * The main thread's side of the ingest thread (ingest-worker.ts): starts it, hands its events to
+ * the aggregator, and turns "take a batch" and "stop the stream" into promises.
+ */
+import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { AppError } from '../errors.js';
+import type { PendingBatch } from './bucket-ledger.js';
+import {
+  fromBatchMessage,
+  type FromIngest,
+  type IngestInit,
+  type IngestStatus,
+  type ToIngest,
+} from './ingest-messages.js';
+
+/** How long a closing ingest thread may take to exit before it is terminated. */
+const CLOSE_TIMEOUT_MS = 1_000;
+
+export interface IngestEvents {
+  /** About once a second, and with every batch. */
+  status(status: IngestStatus): void;
+  message(message: Extract<FromIngest, { type: 'stream-begin' | 'stream-end' | 'log' }>): void;
+  /** The thread died (a bug, or out of memory); the stream is gone. */
+  failed(error: AppError): void;
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The built worker script. Beside this module when it runs from dist/; when this module is the
+ * TypeScript source (under the test runner), the built copy, since a worker thread loads plain
+ * JavaScript only (`npm test` builds first).
+ */
+function workerScript(): URL {
+  const beside = new URL('./ingest-worker.js', import.meta.url);
+  if (existsSync(beside)) return beside;
+  const built = new URL('../../dist/aggregate/ingest-worker.js', import.meta.url);
+  if (existsSync(built)) return built;
+  throw new AppError(
+    'INTERNAL',
+    `the ingest thread's script is missing (looked for ${beside.pathname} and ${built.pathname}); run npm run build`,
+  );
+}
+
+export class IngestThread {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly batches = new Map<number, Waiter<{ batch: PendingBatch; status: IngestStatus }>>();
+  private stopped: Promise<IngestStatus> | null = null;
+  private stoppedWaiter: Waiter<IngestStatus> | null = null;
+  private failure: AppError | null = null;
+  private closing = false;
+  private readonly exited: Promise<void>;
+
+  constructor(
+    init: IngestInit,
+    private readonly events: IngestEvents,
+  ) {
+    this.worker = new Worker(workerScript(), { workerData: init });
+    this.worker.on('message', (message: FromIngest) => this.onMessage(message));
+    this.worker.on('error', (error) => this.fail(`the ingest thread failed: ${error.message}`));
+    this.exited = new Promise((resolve) => {
+      this.worker.on('exit', (code) => {
+        if (!this.closing) this.fail(`the ingest thread exited unexpectedly (code ${code})`);
+        resolve();
+      });
+    });
+  }
+
+  /** Moves everything the ledger has completed into a batch, with the status at that moment. */
+  takeBatch(): Promise<{ batch: PendingBatch; status: IngestStatus }> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.batches.set(id, { resolve, reject });
+      this.send({ type: 'take', id });
+    });
+  }
+
+  /** The trail has been watched until `until` (unix seconds): a gap is measured from there. */
+  observedUntil(until: number): void {
+    this.send({ type: 'observed', until });
+  }
+
+  /** Ends the stream; resolves with the final status, after which no record arrives. */
+  stopStream(): Promise<IngestStatus> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    this.stopped ??= new Promise((resolve, reject) => {
+      this.stoppedWaiter = { resolve, reject };
+      this.send({ type: 'stop' });
+    });
+    return this.stopped;
+  }
+
+  /** Closes the gRPC client and ends the thread. */
+  async close(): Promise<void> {
+    if (this.closing) return this.exited;
+    this.closing = true;
+    this.send({ type: 'close' });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>(
+      (resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_TIMEOUT_MS)),
+    );
+    if ((await Promise.race([this.exited, late])) === 'late') await this.worker.terminate();
+    clearTimeout(timer);
+  }
+
+  private send(message: ToIngest): void {
+    if (this.failure === null) this.worker.postMessage(message);
+  }
+
+  private onMessage(message: FromIngest): void {
+    switch (message.type) {
+      case 'status':
+        this.events.status(message.status);
+        return;
+      case 'batch': {
+        this.events.status(message.status);
+        const waiter = this.batches.get(message.id);
+        this.batches.delete(message.id);
+        waiter?.resolve({ batch: fromBatchMessage(message.batch), status: message.status });
+        return;
+      }
+      case 'stopped':
+        this.events.status(message.status);
+        this.stoppedWaiter?.resolve(message.status);
+        return;
+      default:
+        this.events.message(message);
+    }
+  }
+
+  private fail(why: string): void {
+    if (this.failure !== null) return;
+    const error = new AppError('INTERNAL', why);
+    this.failure = error;
+    for (const waiter of this.batches.values()) waiter.reject(error);
+    this.batches.clear();
+    this.stoppedWaiter?.reject(error);
+    this.events.failed(error);
+  }
+}
