@@ -143,9 +143,12 @@ port.on('message', (message: ToIngest) => {
       void stream.stop().then(() => post({ type: 'stopped', status: status() }));
       return;
     case 'close':
+      // After a 'stop' the call has ended already; after a lost cursor it may still be open.
       clearInterval(timer);
-      client.close();
-      port.close();
+      void stream.stop().finally(() => {
+        client.close();
+        port.close();
+      });
       return;
   }
 });
