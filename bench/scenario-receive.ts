@@ -6,6 +6,8 @@ import { ownCpuSeconds } from './proc-stats.js';
 
 export interface ReceiveResult {
   readonly flows: number;
+  /** Messages the client received (one FlowResult each). */
+  readonly messages: number;
   readonly seconds: number;
   readonly flowsPerSecond: number;
   readonly cpuSeconds: number;
@@ -41,6 +43,7 @@ export async function runReceive(
     const flows = context.stream.flows;
     return {
       flows,
+      messages: result.messages,
       seconds,
       flowsPerSecond: flows / seconds,
       cpuSeconds: result.cpuSeconds,

@@ -31,11 +31,13 @@ interface BenchJson {
       cgroup: unknown;
     };
     naive: { flows: number; exact: boolean; differences: string[]; statements: number };
+    bare: { messages: number };
+    bareStream: { messages: number };
   }[];
 }
 
 describe('npm run bench, short', () => {
-  it('commits exactly the edges of the flows sent, one statement per flush; the naive consumer too', async () => {
+  it('commits exactly the edges of the flows sent, one statement per flush; the bare and naive consumers too', async () => {
     await run(process.execPath, [TSC, '-p', 'tsconfig.bench.json'], { cwd: ROOT });
     const { stdout } = await run(
       process.execPath,
@@ -46,13 +48,13 @@ describe('npm run bench, short', () => {
         '--naive-flows',
         '700',
         '--only',
-        'pipeline,naive',
+        'pipeline,bare,naive',
         '--json',
       ],
       { cwd: ROOT },
     );
     const report = JSON.parse(stdout) as BenchJson;
-    const { pipeline, naive } = report.runs[0]!;
+    const { pipeline, naive, bare, bareStream } = report.runs[0]!;
 
     expect(report.stream.buckets).toBe(Math.ceil(30000 / 593));
     expect(pipeline.differences).toEqual([]);
@@ -75,6 +77,11 @@ describe('npm run bench, short', () => {
     expect(pipeline.nodeFlags).toContain('--max-old-space-size=32');
     expect(pipeline.peakRssAnonBytes).toBeGreaterThan(1024 * 1024);
     expect(pipeline.cgroup).toBeNull();
+
+    // The bare client received every message (the flows and the closing record), on the channel's
+    // call and through the stream wrapper.
+    const sent = report.stream.flows + 1;
+    expect([bare.messages, bareStream.messages]).toEqual([sent, sent]);
 
     expect(naive.differences).toEqual([]);
     expect(naive.exact).toBe(true);
