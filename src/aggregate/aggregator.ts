@@ -16,7 +16,7 @@ import type { Logger } from '../log/logger.js';
 import { releaseCursor, writeBatch, type ClaimedCursor } from '../store/ingest-store.js';
 import { describeDatabaseError, type Pool } from '../store/pool.js';
 import type { PendingBatch } from './bucket-ledger.js';
-import type { FromIngest, IngestStatus } from './ingest-messages.js';
+import type { IngestEvent, IngestStatus } from './ingest-messages.js';
 import { IngestThread } from './ingest-thread.js';
 import type { AggregatorMetrics } from './metrics.js';
 
@@ -198,7 +198,7 @@ export class Aggregator {
     return { committed };
   }
 
-  private onMessage(message: Extract<FromIngest, { type: 'stream-begin' | 'stream-end' | 'log' }>): void {
+  private onMessage(message: IngestEvent): void {
     const { log, metrics } = this.deps;
     switch (message.type) {
       case 'stream-begin': {

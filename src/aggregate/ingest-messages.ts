@@ -76,6 +76,9 @@ export type FromIngest =
   /** The answer to 'stop': the stream has ended and no record will arrive any more. */
   | { readonly type: 'stopped'; readonly status: IngestStatus };
 
+/** What the ingest thread reports on its own, beside statuses and answers. */
+export type IngestEvent = Extract<FromIngest, { type: 'stream-begin' | 'stream-end' | 'log' }>;
+
 export function toBatchMessage(batch: PendingBatch): BatchMessage {
   return {
     rows: batch.edges.toRows(),

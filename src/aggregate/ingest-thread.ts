@@ -9,6 +9,7 @@ import type { PendingBatch } from './bucket-ledger.js';
 import {
   fromBatchMessage,
   type FromIngest,
+  type IngestEvent,
   type IngestInit,
   type IngestStatus,
   type ToIngest,
@@ -20,7 +21,7 @@ const CLOSE_TIMEOUT_MS = 1_000;
 export interface IngestEvents {
   /** About once a second, and with every batch. */
   status(status: IngestStatus): void;
-  message(message: Extract<FromIngest, { type: 'stream-begin' | 'stream-end' | 'log' }>): void;
+  message(message: IngestEvent): void;
   /** The thread died (a bug, or out of memory); the stream is gone. */
   failed(error: AppError): void;
 }
