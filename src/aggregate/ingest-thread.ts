@@ -17,6 +17,11 @@ import {
 
 /** How long a closing ingest thread may take to exit before it is terminated. */
 const CLOSE_TIMEOUT_MS = 1_000;
+/**
+ * The thread reports every second; silent this long, it is stuck (a bug: nothing it does takes
+ * more than milliseconds at a time), and the aggregator stops so that the pod restarts.
+ */
+export const INGEST_SILENCE_LIMIT_MS = 15_000;
 
 export interface IngestEvents {
   /** About once a second, and with every batch. */
@@ -34,16 +39,17 @@ interface Waiter<T> {
 /**
  * The built worker script. Beside this module when it runs from dist/; when this module is the
  * TypeScript source (under the test runner), the built copy, since a worker thread loads plain
- * JavaScript only (`npm test` builds first).
+ * JavaScript only (`npm test` builds first). Checked before the cursor is claimed.
  */
-function workerScript(): URL {
+export function ingestWorkerScript(): URL {
   const beside = new URL('./ingest-worker.js', import.meta.url);
   if (existsSync(beside)) return beside;
   const built = new URL('../../dist/aggregate/ingest-worker.js', import.meta.url);
   if (existsSync(built)) return built;
+  const looked = [...new Set([beside.pathname, built.pathname])].join(' and ');
   throw new AppError(
     'INTERNAL',
-    `the ingest thread's script is missing (looked for ${beside.pathname} and ${built.pathname}); run npm run build`,
+    `the ingest thread's script is missing (looked for ${looked}); run npm run build`,
   );
 }
 
@@ -56,17 +62,29 @@ export class IngestThread {
   private failure: AppError | null = null;
   private closing = false;
   private readonly exited: Promise<void>;
+  private lastHeardAt = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(
     init: IngestInit,
     private readonly events: IngestEvents,
   ) {
-    this.worker = new Worker(workerScript(), { workerData: init });
-    this.worker.on('message', (message: FromIngest) => this.onMessage(message));
-    this.worker.on('error', (error) => this.fail(`the ingest thread failed: ${error.message}`));
+    this.worker = new Worker(ingestWorkerScript(), { workerData: init });
+    this.worker.on('message', (message: FromIngest) => {
+      this.lastHeardAt = Date.now();
+      this.onMessage(message);
+    });
+    this.watchdog = setInterval(() => {
+      const silentMs = Date.now() - this.lastHeardAt;
+      if (this.closing || silentMs < INGEST_SILENCE_LIMIT_MS) return;
+      this.fail(`the ingest thread has not reported for ${INGEST_SILENCE_LIMIT_MS / 1000} s: it is stuck`);
+    }, 1_000);
+    this.watchdog.unref();
+    this.worker.on('error', (error) => this.fail(`the ingest thread failed: ${error.message}`, error));
     this.exited = new Promise((resolve) => {
       this.worker.on('exit', (code) => {
-        if (!this.closing) this.fail(`the ingest thread exited unexpectedly (code ${code})`);
+        if (this.closing) this.settleAll(new AppError('INTERNAL', 'the ingest thread was closed'));
+        else this.fail(`the ingest thread exited unexpectedly (code ${code})`);
         resolve();
       });
     });
@@ -101,6 +119,7 @@ export class IngestThread {
   async close(): Promise<void> {
     if (this.closing) return this.exited;
     this.closing = true;
+    clearInterval(this.watchdog);
     this.send({ type: 'close' });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>(
@@ -135,13 +154,23 @@ export class IngestThread {
     }
   }
 
-  private fail(why: string): void {
+  /** The thread is gone and will not answer. `thrown`: what the thread threw, for its stack. */
+  private fail(why: string, thrown?: Error): void {
     if (this.failure !== null) return;
-    const error = new AppError('INTERNAL', why);
+    clearInterval(this.watchdog);
+    const error = new AppError('INTERNAL', why, thrown === undefined ? {} : { cause: thrown });
+    // The stack worth reporting is the thread's, not this module's event handler.
+    if (thrown?.stack !== undefined)
+      error.stack = `${error.stack ?? why}\ncaused, in the ingest thread, by: ${thrown.stack}`;
     this.failure = error;
+    this.settleAll(error);
+    this.events.failed(error);
+  }
+
+  private settleAll(error: AppError): void {
     for (const waiter of this.batches.values()) waiter.reject(error);
     this.batches.clear();
     this.stoppedWaiter?.reject(error);
-    this.events.failed(error);
+    this.stoppedWaiter = null;
   }
 }
