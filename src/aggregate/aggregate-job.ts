@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { claimCursor } from '../store/ingest-store.js';
 import { WaitAborted, retryUntilDatabaseReady, sleepUnlessAborted } from '../store/wait-for-database.js';
 import { Aggregator, HEARTBEAT_MS, type AggregatorDeps, type AggregatorHealth } from './aggregator.js';
+import { ingestWorkerScript } from './ingest-thread.js';
 
 /** Three missed heartbeats: the owner is gone. */
 export const TAKEOVER_AFTER_SECONDS = (3 * HEARTBEAT_MS) / 1000;
@@ -46,6 +47,8 @@ export class AggregateJob {
    */
   async run(abort: AbortSignal): Promise<{ committed: boolean }> {
     const { log, pool } = this.options;
+    // A broken install should fail before it holds the cursor (a standby would wait it out).
+    ingestWorkerScript();
     let fromSameInstance = true;
     let lastHolder: string | null = null;
     while (!abort.aborted) {
@@ -84,14 +87,17 @@ export class AggregateJob {
       const aggregator = Aggregator.start(this.options, writerId, claim.cursor);
       this.aggregator = aggregator;
       this.options.metrics.active.set(1);
-      const failure = await Promise.race([aggregator.failed, aborted(abort)]);
+      const raced = await Promise.race([aggregator.failed, aborted(abort)]);
       const result = await aggregator.stop();
       this.aggregator = null;
       this.options.metrics.active.set(0);
-      if (failure === null) return result;
+      this.options.metrics.pendingEdges.set(0);
+      // A failure during the stop itself counts too.
+      const failure = raced ?? aggregator.failure;
       // Only losing the cursor is routine; anything else is a bug, for a restart to clear.
-      if (failure.code !== 'SUPERSEDED') throw failure;
-      log.warn({ code: failure.code }, `${failure.message}; standing by`);
+      if (failure !== null && failure.code !== 'SUPERSEDED') throw failure;
+      if (raced === null) return result;
+      log.warn({ code: raced.code }, `${raced.message}; standing by`);
       fromSameInstance = false;
     }
     return { committed: true };

@@ -137,6 +137,11 @@ export class Aggregator {
     return new Aggregator(deps, writerId, cursor);
   }
 
+  /** Why the aggregator stopped on its own, if it did (also when that happened during stop()). */
+  get failure(): AppError | null {
+    return this.fatal;
+  }
+
   health(): AggregatorHealth {
     return {
       stream: this.status.stream,
