@@ -19,6 +19,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript loaded by node itself (a test preload): no TypeScript project to check it in.
+    files: ['**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
     files: ['test/**', 'bench/**'],
     // expect.stringMatching() and friends are typed `any`.
     rules: { 'no-console': 'off', '@typescript-eslint/no-unsafe-assignment': 'off' },
