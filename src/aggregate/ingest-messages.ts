@@ -53,7 +53,8 @@ export type ToIngest =
   | { readonly type: 'stop' }
   | { readonly type: 'close' };
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** The levels of the lines the ingest thread forwards (config's LogLevel is the logger's setting). */
+export type ForwardedLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type FromIngest =
   /** About once a second, after the ledger's tick. */
@@ -65,7 +66,7 @@ export type FromIngest =
       readonly gap: ObservationGap | null;
     }
   | { readonly type: 'stream-end'; readonly code: number }
-  | { readonly type: 'log'; readonly level: LogLevel; readonly fields: object; readonly msg: string }
+  | { readonly type: 'log'; readonly level: ForwardedLevel; readonly fields: object; readonly msg: string }
   /** The answer to 'take'; `status` is as of the moment the batch was taken. */
   | {
       readonly type: 'batch';

@@ -17,7 +17,7 @@ import {
   type FromIngest,
   type IngestInit,
   type IngestStatus,
-  type LogLevel,
+  type ForwardedLevel,
   type RecordCounts,
   type ToIngest,
 } from './ingest-messages.js';
@@ -33,7 +33,7 @@ function post(message: FromIngest): void {
   port.postMessage(message);
 }
 
-function forward(level: LogLevel) {
+function forward(level: ForwardedLevel) {
   return (fields: object, msg: string): void => post({ type: 'log', level, fields, msg });
 }
 const log: StreamLog & { debug(fields: object, msg: string): void } = {
